@@ -30,8 +30,12 @@ struct MlpShape {
 /// "[50,50]": hidden sizes as written in architecture descriptions.
 [[nodiscard]] inline std::string describe_hidden(const std::vector<Index>& hidden) {
     std::string s = "[";
-    for (std::size_t i = 0; i < hidden.size(); ++i) s += (i ? "," : "") + std::to_string(hidden[i]);
-    return s + "]";
+    for (std::size_t i = 0; i < hidden.size(); ++i) {
+        if (i > 0) s += ',';
+        s += std::to_string(hidden[i]);
+    }
+    s += ']';
+    return s;
 }
 
 /// y = L_k(a(... a(L_1 x))): dense layers, activation `a` after every layer but the last.
