@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/inference/log_density.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 
@@ -93,6 +94,24 @@ template <BatchLogDensity F>
         out.log_density(c) = target(j);
     }
     return out;
+}
+
+/// SIR from the prior: draws `num_candidates` prior samples (column j from stream
+/// (derive_seed(seed, 1), j)), weights them by log_density - log prior (the likelihood, when
+/// log_density is a posterior) and keeps num_chains of them (see sir_initialize; the Gumbel
+/// noise uses `seed`). sbi's default for NLE posteriors uses 1000 candidates per chain or so.
+/// \throws std::invalid_argument if num_candidates < num_chains or too few weights are finite.
+template <BatchLogDensity F, distributions::Prior P>
+[[nodiscard]] SirInitialization sir_initialize_from_prior(F&& log_density, const P& prior,
+                                                          Index num_candidates, Index num_chains,
+                                                          std::uint64_t seed,
+                                                          Index batch_size = 1024) {
+    require(num_candidates >= num_chains, "sir_initialize_from_prior: num_candidates (",
+            num_candidates, ") must be >= num_chains (", num_chains, ")");
+    const Matrix<double> candidates =
+        distributions::sample_prior(prior, derive_seed(seed, 1), num_candidates);
+    const Vector<double> log_prior = distributions::batch_log_density(prior, candidates);
+    return sir_initialize(log_density, candidates, log_prior, num_chains, seed, batch_size);
 }
 
 }  // namespace mlsbi::inference
