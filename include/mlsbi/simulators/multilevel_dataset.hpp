@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// \brief Seed-matched multilevel datasets: generation in parallel from one master seed, or from user arrays.
+///
+/// Layout (Hikida et al. 2025, Sec. 3; METHOD.md section 2): level 0 holds n_0 pairs
+/// (theta, x = G_0(theta, seed)); level l >= 1 holds n_l triples (theta, x_coarse =
+/// G_{l-1}(theta, seed), x_fine = G_l(theta, seed)) on the same theta and seed. Batches are
+/// d x n, one sample per column.
+///
+/// Seeds: sample i of level l draws theta from RandomStream(derive_seed(master, l, i,
+/// theta_tag)) and simulates with seed derive_seed(master, l, i, simulator_tag). Every column is
+/// therefore a pure function of (master, l, i): the data are bit-identical for any thread count,
+/// and growing n_l only appends columns.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/types.hpp"
+#include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/simulators/level_simulator.hpp"
+#include "mlsbi/simulators/multilevel_simulator.hpp"
+
+namespace mlsbi::simulators {
+
+/// One level's data, all double, one sample per column.
+struct LevelData {
+    Matrix<double> theta;     ///< p x n_l
+    Matrix<double> x_fine;    ///< output of G_l, d x n_l
+    Matrix<double> x_coarse;  ///< G_{l-1} on the same (theta, seed), d x n_l; 0 x 0 for level 0
+    std::vector<std::uint64_t> seeds;  ///< per-sample simulator seed (empty when built from arrays)
+    /// n_l.
+    [[nodiscard]] Index size() const { return theta.cols(); }
+};
+
+/// What generation did at one level. Times are wall-clock seconds of the level's (parallel) loop,
+/// prior draws included; with T threads the CPU cost per simulation is about T times
+/// seconds_per_simulation. For l >= 1 a sample runs G_l and G_{l-1}, so seconds / kept-pairs
+/// measures c_l = C_l + C_{l-1} of the MLMC cost model.
+struct LevelReport {
+    Index requested = 0;                ///< n_l asked for
+    Index kept = 0;                     ///< samples in the dataset
+    Index dropped = 0;                  ///< seed-matched samples dropped as non-finite
+    Index simulations = 0;              ///< simulator calls (n_l at level 0, 2 n_l above)
+    double seconds = 0;                 ///< wall time of the level
+    double seconds_per_simulation = 0;  ///< seconds / simulations (0 when none ran)
+};
+
+/// Levels 0..L of seed-matched data and what generation did at each.
+struct MultilevelDataset {
+    std::vector<LevelData> levels;     ///< levels[l], l = 0..L
+    std::vector<LevelReport> reports;  ///< reports[l]; empty reports for data built from arrays
+    /// L + 1.
+    [[nodiscard]] std::size_t level_count() const { return levels.size(); }
+};
+
+/// What to do with a simulation that returns NaN or infinity.
+enum class NonFinitePolicy {
+    error,  ///< throw SimulationError naming the level and sample index (default)
+    drop,   ///< drop the whole seed-matched sample (both levels) and count it in the report
+};
+
+/// Thrown when a simulator throws or, under NonFinitePolicy::error, returns a non-finite value.
+class SimulationError : public std::runtime_error {
+public:
+    SimulationError(const std::string& what, std::size_t level, Index index)
+        : std::runtime_error(what), m_level(level), m_index(index) {}
+    /// Dataset level of the failing sample.
+    [[nodiscard]] std::size_t level() const { return m_level; }
+    /// Sample index within the level.
+    [[nodiscard]] Index index() const { return m_index; }
+
+private:
+    std::size_t m_level;
+    Index m_index;
+};
+
+/// Options of generate_multilevel_dataset.
+struct GenerationOptions {
+    std::vector<Index> samples_per_level;  ///< n_0, ..., n_L, each >= 1 (no default)
+    std::uint64_t seed = 0;                ///< master seed
+    NonFinitePolicy non_finite = NonFinitePolicy::error;
+    int threads = 0;  ///< OpenMP threads; 0 = OpenMP default (OMP_NUM_THREADS / omp_set_num_threads)
+
+    /// \throws std::invalid_argument naming the field: no levels, an empty level, threads < 0.
+    void validate() const {
+        require(!samples_per_level.empty(),
+                "GenerationOptions: samples_per_level is empty (need n_0, ..., n_L)");
+        for (std::size_t l = 0; l < samples_per_level.size(); ++l)
+            require(samples_per_level[l] >= 1, "GenerationOptions: samples_per_level[", l, "] is ",
+                    samples_per_level[l], ": level ", l, " is empty (need >= 1 sample)");
+        require(threads >= 0, "GenerationOptions: threads must be >= 0, got ", threads);
+    }
+};
+
+/// Options of generate_dataset (single level).
+struct DatasetOptions {
+    NonFinitePolicy non_finite = NonFinitePolicy::error;
+    int threads = 0;  ///< OpenMP threads; 0 = OpenMP default
+    /// \throws std::invalid_argument if threads < 0.
+    void validate() const {
+        require(threads >= 0, "DatasetOptions: threads must be >= 0, got ", threads);
+    }
+};
+
+/// Tag of the theta stream in derive_seed(master, level, index, tag).
+inline constexpr std::uint64_t theta_tag = 1;
+/// Tag of the simulator seed in derive_seed(master, level, index, tag).
+inline constexpr std::uint64_t simulator_tag = 2;
+/// The "level" generate_dataset derives its seeds with, so a single-level dataset never repeats
+/// a multilevel dataset's (theta, seed) for the same master seed.
+inline constexpr std::uint64_t single_level_stream = 0xFFFFFFFFULL;
+
+namespace detail {
+
+// Simulates one level of n samples in parallel. `fine(theta, seed, x)` always runs;
+// `coarse` runs when `with_coarse`. Every column depends only on (master, stream_level, i).
+template <distributions::Prior P, class Fine, class Coarse>
+LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level,
+                         Index n, Index d, bool with_coarse, std::uint64_t master, const P& prior,
+                         NonFinitePolicy policy, int threads, const Fine& fine,
+                         const Coarse& coarse, LevelReport& report) {
+    const Index p = prior.dim();
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    LevelData data;
+    data.theta.resize(p, n);
+    data.x_fine.setConstant(d, n, nan);  // a simulator that forgets an entry shows up as non-finite
+    if (with_coarse) data.x_coarse.setConstant(d, n, nan);
+    data.seeds.resize(static_cast<std::size_t>(n));
+    std::vector<unsigned char> bad(static_cast<std::size_t>(n), 0);  // bit 0 fine, bit 1 coarse
+    Index failed_index = n;  // lowest sample whose simulator threw
+    std::string failed_what;
+
+    const auto start = std::chrono::steady_clock::now();
+#ifdef _OPENMP
+    const int thread_count = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel for schedule(dynamic) num_threads(thread_count)
+#else
+    (void)threads;
+#endif
+    for (Index i = 0; i < n; ++i) {
+        const auto index = static_cast<std::uint64_t>(i);
+        const char* stage = "the prior";
+        try {
+            RandomStream theta_rng(derive_seed(master, stream_level, index, theta_tag));
+            prior.sample(theta_rng, data.theta.col(i));
+            const std::uint64_t seed = derive_seed(master, stream_level, index, simulator_tag);
+            data.seeds[static_cast<std::size_t>(i)] = seed;
+            stage = "the fine simulator";
+            fine(data.theta.col(i), seed, data.x_fine.col(i));
+            unsigned char flags = data.x_fine.col(i).allFinite() ? 0 : 1;
+            if (with_coarse) {
+                stage = "the coarse simulator";
+                coarse(data.theta.col(i), seed, data.x_coarse.col(i));
+                if (!data.x_coarse.col(i).allFinite()) flags |= 2;
+            }
+            bad[static_cast<std::size_t>(i)] = flags;
+        } catch (const std::exception& e) {
+#ifdef _OPENMP
+#pragma omp critical(mlsbi_generate_level_error)
+#endif
+            if (i < failed_index) {
+                failed_index = i;
+                failed_what = message(stage, " threw: ", e.what());
+            }
+        } catch (...) {
+#ifdef _OPENMP
+#pragma omp critical(mlsbi_generate_level_error)
+#endif
+            if (i < failed_index) {
+                failed_index = i;
+                failed_what = message(stage, " threw an unknown exception");
+            }
+        }
+    }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+    if (failed_index < n)
+        throw SimulationError(message(caller, ": level ", level, ", sample ", failed_index, ": ",
+                                      failed_what),
+                              level, failed_index);
+
+    Index dropped = 0;
+    for (Index i = 0; i < n; ++i) {
+        const unsigned char flags = bad[static_cast<std::size_t>(i)];
+        if (flags == 0) continue;
+        if (policy == NonFinitePolicy::error) {
+            const bool fine_bad = (flags & 1) != 0;
+            const auto& x = fine_bad ? data.x_fine : data.x_coarse;
+            Index row = 0;
+            while (row < d && std::isfinite(x(row, i))) ++row;
+            throw SimulationError(
+                message(caller, ": level ", level, ", sample ", i, ": non-finite output ",
+                        x(row, i), " at row ", row, " of the ",
+                        fine_bad ? "fine" : "coarse", " simulator (G_",
+                        fine_bad ? level : level - 1, ", seed ", data.seeds[static_cast<std::size_t>(i)],
+                        "); use NonFinitePolicy::drop to drop such samples"),
+                level, i);
+        }
+        ++dropped;
+    }
+    if (dropped > 0) {  // compact the kept columns, in order
+        Index kept = 0;
+        for (Index i = 0; i < n; ++i) {
+            if (bad[static_cast<std::size_t>(i)] != 0) continue;
+            if (kept != i) {
+                data.theta.col(kept) = data.theta.col(i);
+                data.x_fine.col(kept) = data.x_fine.col(i);
+                if (with_coarse) data.x_coarse.col(kept) = data.x_coarse.col(i);
+                data.seeds[static_cast<std::size_t>(kept)] = data.seeds[static_cast<std::size_t>(i)];
+            }
+            ++kept;
+        }
+        require(kept > 0, caller, ": level ", level, ": all ", n,
+                " samples were non-finite and dropped; the level would be empty");
+        data.theta.conservativeResize(p, kept);
+        data.x_fine.conservativeResize(d, kept);
+        if (with_coarse) data.x_coarse.conservativeResize(d, kept);
+        data.seeds.resize(static_cast<std::size_t>(kept));
+    }
+
+    report.requested = n;
+    report.dropped = dropped;
+    report.kept = n - dropped;
+    report.simulations = with_coarse ? 2 * n : n;
+    report.seconds = seconds;
+    report.seconds_per_simulation =
+        report.simulations > 0 ? seconds / static_cast<double>(report.simulations) : 0.0;
+    return data;
+}
+
+}  // namespace detail
+
+/// Generates seed-matched multilevel training data.
+///
+/// Level 0 gets n_0 runs of G_0 on fresh (theta, seed); level l >= 1 gets n_l fresh
+/// (theta, seed), each run at both G_{l-1} (x_coarse) and G_l (x_fine). theta ~ prior. Samples
+/// are simulated in parallel (OpenMP, dynamic schedule); the result does not depend on the
+/// thread count (see the file comment for the seed derivation).
+/// \tparam Multilevel satisfies MultilevelModel (e.g. MultilevelSimulator).
+/// \tparam P satisfies distributions::Prior.
+/// \throws std::invalid_argument for invalid options, a number of levels that differs from
+///         Multilevel::levels, output dimensions that differ between levels, or a prior whose
+///         dimension differs from a level's declared parameter_dim(); SimulationError naming the
+///         level and sample index when a simulator throws or (policy error) returns a non-finite
+///         value; std::invalid_argument when dropping empties a level.
+template <MultilevelModel Multilevel, distributions::Prior P>
+[[nodiscard]] MultilevelDataset generate_multilevel_dataset(const Multilevel& model,
+                                                            const P& prior,
+                                                            const GenerationOptions& options) {
+    options.validate();
+    constexpr std::size_t level_count = Multilevel::levels;
+    const char* caller = "generate_multilevel_dataset";
+    require(options.samples_per_level.size() == level_count, caller, ": samples_per_level has ",
+            options.samples_per_level.size(), " entries but the simulator has ", level_count,
+            " levels (0..", level_count - 1, ")");
+    const Index d = model.output_dim(0);
+    require(d >= 1, caller, ": level 0 has output_dim ", d, " (need >= 1)");
+    require(prior.dim() >= 1, caller, ": the prior has dimension ", prior.dim());
+    for (std::size_t l = 0; l < level_count; ++l) {
+        require(model.output_dim(l) == d, caller, ": level ", l, " has output_dim ",
+                model.output_dim(l), " but level 0 has ", d,
+                " (seed-matched levels must produce the same kind of x)");
+        if constexpr (requires { model.parameter_dim(l); }) {
+            const auto declared = model.parameter_dim(l);
+            require(!declared || *declared == prior.dim(), caller, ": level ", l,
+                    " expects theta of dimension ", declared.value_or(0), " but the prior has ",
+                    prior.dim());
+        }
+    }
+
+    MultilevelDataset dataset;
+    dataset.levels.reserve(level_count);
+    dataset.reports.resize(level_count);
+    for (std::size_t l = 0; l < level_count; ++l) {
+        auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t seed,
+                        VectorRef<double> x) { model.simulate(l, theta, seed, x); };
+        auto coarse = [&](const ConstVectorRef<double>& theta, std::uint64_t seed,
+                          VectorRef<double> x) { model.simulate(l - 1, theta, seed, x); };
+        dataset.levels.push_back(detail::generate_level(
+            caller, l, static_cast<std::uint64_t>(l), options.samples_per_level[l], d, l >= 1,
+            options.seed, prior, options.non_finite, options.threads, fine, coarse,
+            dataset.reports[l]));
+    }
+    return dataset;
+}
+
+/// Generates n plain (single-level) simulations of one level, e.g. the high-fidelity data of an
+/// MC baseline. theta_i ~ prior, x_i = sim(theta_i, seed_i), seeds derived as for a multilevel
+/// dataset with level index `single_level_stream`, so the samples are independent of a
+/// multilevel dataset generated from the same master seed. x_coarse stays empty.
+/// \param report if not null, receives the level report.
+/// \throws std::invalid_argument if n < 1 or options are invalid; SimulationError as
+///         generate_multilevel_dataset (level reported as 0).
+template <LevelSimulator S, distributions::Prior P>
+[[nodiscard]] LevelData generate_dataset(const S& sim, const P& prior, Index n, std::uint64_t seed,
+                                         const DatasetOptions& options = {},
+                                         LevelReport* report = nullptr) {
+    options.validate();
+    const char* caller = "generate_dataset";
+    require(n >= 1, caller, ": n must be >= 1, got ", n);
+    const Index d = sim.output_dim();
+    require(d >= 1, caller, ": output_dim is ", d, " (need >= 1)");
+    if (const auto declared = parameter_dim(sim))
+        require(*declared == prior.dim(), caller, ": the simulator expects theta of dimension ",
+                *declared, " but the prior has ", prior.dim());
+    auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t s, VectorRef<double> x) {
+        sim.simulate(theta, s, x);
+    };
+    LevelReport local;
+    LevelData data = detail::generate_level(caller, 0, single_level_stream, n, d, false, seed, prior,
+                                            options.non_finite, options.threads, fine, fine, local);
+    if (report != nullptr) *report = local;
+    return data;
+}
+
+/// Checks a dataset's shapes and values: at least one level; every level non-empty; theta with
+/// the same p >= 1 rows at every level; x_fine with the same d >= 1 rows and n_l columns;
+/// x_coarse 0 x 0 at level 0 and d x n_l above; seeds empty or of size n_l; every entry finite.
+/// \throws std::invalid_argument naming the level, the array and, for values, the sample index
+///         (column) and row.
+inline void validate_dataset(const MultilevelDataset& dataset) {
+    const char* caller = "validate_dataset";
+    require(!dataset.levels.empty(), caller, ": the dataset has no levels");
+    const Index p = dataset.levels[0].theta.rows();
+    const Index d = dataset.levels[0].x_fine.rows();
+    require(p >= 1, caller, ": level 0 theta has ", p, " rows (need >= 1)");
+    require(d >= 1, caller, ": level 0 x_fine has ", d, " rows (need >= 1)");
+    for (std::size_t l = 0; l < dataset.levels.size(); ++l) {
+        const LevelData& level = dataset.levels[l];
+        const Index n = level.theta.cols();
+        require(n >= 1, caller, ": level ", l, " is empty (0 samples)");
+        require(level.theta.rows() == p, caller, ": level ", l, " theta has ", level.theta.rows(),
+                " rows but level 0 has ", p);
+        require(level.x_fine.rows() == d && level.x_fine.cols() == n, caller, ": level ", l,
+                " x_fine is ", level.x_fine.rows(), " x ", level.x_fine.cols(), ", expected ", d,
+                " x ", n, " (d x n_l, one sample per column)");
+        if (l == 0)
+            require(level.x_coarse.size() == 0, caller, ": level 0 x_coarse must be empty, got ",
+                    level.x_coarse.rows(), " x ", level.x_coarse.cols());
+        else
+            require(level.x_coarse.rows() == d && level.x_coarse.cols() == n, caller, ": level ", l,
+                    " x_coarse is ", level.x_coarse.rows(), " x ", level.x_coarse.cols(),
+                    ", expected ", d, " x ", n);
+        require(level.seeds.empty() || level.seeds.size() == static_cast<std::size_t>(n), caller,
+                ": level ", l, " has ", level.seeds.size(), " seeds for ", n, " samples");
+        const auto check = [&](const Matrix<double>& m, const char* name) {
+            for (Index j = 0; j < m.cols(); ++j)
+                for (Index i = 0; i < m.rows(); ++i)
+                    require(std::isfinite(m(i, j)), caller, ": level ", l, " ", name,
+                            " has a non-finite value ", m(i, j), " at sample ", j, ", row ", i);
+        };
+        check(level.theta, "theta");
+        check(level.x_fine, "x_fine");
+        check(level.x_coarse, "x_coarse");
+    }
+}
+
+/// Builds a dataset from user arrays (simulations run elsewhere, e.g. the CAMELS power spectra):
+/// `levels[l]` holds theta (p x n_l), x_fine (d x n_l) and, for l >= 1, x_coarse (d x n_l) whose
+/// column i comes from the same simulation seed as x_fine's column i; seeds may stay empty. With
+/// NonFinitePolicy::drop, samples with a non-finite entry in any of their arrays are dropped (the
+/// whole seed-matched sample) and counted in the reports; then everything is validated
+/// (validate_dataset). Reports: requested = n_l, kept, dropped, no simulations.
+/// \throws std::invalid_argument as validate_dataset (naming level, array, sample and row).
+[[nodiscard]] inline MultilevelDataset dataset_from_arrays(
+    std::vector<LevelData> levels, NonFinitePolicy non_finite = NonFinitePolicy::error) {
+    MultilevelDataset dataset;
+    dataset.reports.resize(levels.size());
+    for (std::size_t l = 0; l < levels.size(); ++l) {
+        LevelData& level = levels[l];
+        const Index n = level.theta.cols();
+        dataset.reports[l].requested = n;
+        const bool shapes_ok = level.x_fine.cols() == n &&
+                               (l == 0 || level.x_coarse.cols() == n) &&
+                               (level.seeds.empty() || level.seeds.size() == static_cast<std::size_t>(n));
+        if (non_finite == NonFinitePolicy::drop && shapes_ok) {
+            Index kept = 0;
+            for (Index i = 0; i < n; ++i) {
+                const bool finite = level.theta.col(i).allFinite() && level.x_fine.col(i).allFinite() &&
+                                    (l == 0 || level.x_coarse.col(i).allFinite());
+                if (!finite) continue;
+                if (kept != i) {
+                    level.theta.col(kept) = level.theta.col(i);
+                    level.x_fine.col(kept) = level.x_fine.col(i);
+                    if (l > 0) level.x_coarse.col(kept) = level.x_coarse.col(i);
+                    if (!level.seeds.empty())
+                        level.seeds[static_cast<std::size_t>(kept)] = level.seeds[static_cast<std::size_t>(i)];
+                }
+                ++kept;
+            }
+            if (kept < n) {
+                level.theta.conservativeResize(level.theta.rows(), kept);
+                level.x_fine.conservativeResize(level.x_fine.rows(), kept);
+                if (l > 0) level.x_coarse.conservativeResize(level.x_coarse.rows(), kept);
+                if (!level.seeds.empty()) level.seeds.resize(static_cast<std::size_t>(kept));
+            }
+            dataset.reports[l].dropped = n - kept;
+        }
+        dataset.reports[l].kept = level.theta.cols();
+    }
+    dataset.levels = std::move(levels);
+    validate_dataset(dataset);
+    return dataset;
+}
+
+}  // namespace mlsbi::simulators
