@@ -172,6 +172,9 @@ template <flows::ConditionalDensity D>
 double fit(Model<D>& model, const Matrix<typename D::Scalar>& y, const Matrix<typename D::Scalar>& c,
            int epochs, Index batch, const optimizers::AdamOptions& adam_options) {
     using Scalar = typename D::Scalar;
+    // Eigen's OpenMP-parallel GEMM spins on these small products (20x slower on a loaded 2-core
+    // machine); the library parallelises over samples instead.
+    Eigen::setNbThreads(1);
     optimizers::Adam<Scalar> adam(model.params.size(), adam_options);
     typename D::Workspace ws;
     Vector<Scalar> grad(model.params.size());

@@ -28,10 +28,14 @@ public:
         std::vector<Index> hidden{50, 50};      ///< MLP hidden sizes
         nn::Activation activation = nn::Activation::relu;
 
+        /// \throws std::invalid_argument naming the first invalid field.
         void validate() const {
             require(input_dim >= 1, "DiagonalGaussian::Options: input_dim must be >= 1, got ", input_dim);
             require(context_dim >= 1, "DiagonalGaussian::Options: context_dim must be >= 1, got ",
                     context_dim);
+            for (std::size_t i = 0; i < hidden.size(); ++i)
+                require(hidden[i] >= 1, "DiagonalGaussian::Options: hidden[", i,
+                        "] must be >= 1, got ", hidden[i]);
         }
     };
 
@@ -50,13 +54,21 @@ public:
     [[nodiscard]] Index context_dim() const { return m_options.context_dim; }
     [[nodiscard]] Index parameter_count() const { return m_net.parameter_count(); }
     [[nodiscard]] const Options& options() const { return m_options; }
+    /// The MLP c -> [mu; s] (rows 0..d-1 the mean, d..2d-1 the log-scale).
+    [[nodiscard]] const nn::Mlp<Scalar>& net() const { return m_net; }
 
     void initialize(Scalar* params, RandomStream& rng) const { m_net.initialize(params, rng, 0.1); }
 
     /// log q = sum_k -z_k^2/2 - s_k - log(2 pi)/2, z = (y - mu) e^{-s}.
+    /// \param y input_dim x n; \param c context_dim x n; \param out n entries.
+    /// \throws std::invalid_argument on a shape mismatch.
     void log_prob(const Scalar* params, const ConstMatrixRef<Scalar>& y,
                   const ConstMatrixRef<Scalar>& c, VectorRef<Scalar> out, Workspace& ws) const {
         const Index d = input_dim();
+        require_shape(c, context_dim(), -1, "DiagonalGaussian::log_prob: c");
+        require_shape(y, d, c.cols(), "DiagonalGaussian::log_prob: y");
+        require(out.size() == c.cols(), "DiagonalGaussian::log_prob: out has size ", out.size(),
+                ", expected ", c.cols());
         const MatrixType& o = m_net.forward(params, c, ws.net);
         ws.z = ((y - o.topRows(d)).array() * (-o.bottomRows(d).array()).exp()).matrix();
         const Scalar log_norm = static_cast<Scalar>(0.5 * std::log(2 * std::numbers::pi)) * Scalar(d);
@@ -66,24 +78,35 @@ public:
                   .matrix();
     }
 
-    /// d log q / d mu = z e^{-s}, d log q / d s = z^2 - 1; then back through the MLP.
+    /// d log q / d mu = z e^{-s}, d log q / d s = z^2 - 1 (from z = (y - mu) e^{-s}), each
+    /// column scaled by its G_j = dL/d log q_j; then back through the MLP.
+    /// \throws std::invalid_argument if grad_log_prob does not have one entry per column.
     void backward(const Scalar* params, const ConstMatrixRef<Scalar>& /*y*/,
                   const ConstMatrixRef<Scalar>& c, const ConstVectorRef<Scalar>& grad_log_prob,
                   Workspace& ws, Scalar* grad_params, MatrixType* grad_context) const {
         const Index d = input_dim();
+        require(grad_log_prob.size() == c.cols(), "DiagonalGaussian::backward: grad_log_prob has size ",
+                grad_log_prob.size(), ", expected ", c.cols());
+        require_state(ws.z.cols() == c.cols() && ws.z.rows() == d,
+                      "DiagonalGaussian::backward: the workspace does not hold a log_prob of this "
+                      "batch");
         const MatrixType& o = ws.net.output();
         ws.grad_out.resize(2 * d, c.cols());
-        const auto g = grad_log_prob.transpose().array();
-        ws.grad_out.topRows(d) =
-            (ws.z.array() * (-o.bottomRows(d).array()).exp()).rowwise() * g;
-        ws.grad_out.bottomRows(d) = (ws.z.array().square() - Scalar(1)).rowwise() * g;
+        ws.grad_out.topRows(d) = (ws.z.array() * (-o.bottomRows(d).array()).exp()).rowwise() *
+                                 grad_log_prob.transpose().array();
+        ws.grad_out.bottomRows(d) =
+            (ws.z.array().square() - Scalar(1)).rowwise() * grad_log_prob.transpose().array();
         m_net.backward(params, c, ws.grad_out, ws.net, grad_params, grad_context);
     }
 
-    /// y = mu + e^s eps, eps ~ N(0, I) from RandomStream(seed, j) for column j.
+    /// y = mu + e^s eps, eps ~ N(0, I) from RandomStream(seed, j) for column j (d uniforms).
+    /// \param c context_dim x n; \param out pre-sized input_dim x n.
+    /// \throws std::invalid_argument on a shape mismatch.
     void sample(const Scalar* params, const ConstMatrixRef<Scalar>& c, std::uint64_t seed,
                 MatrixRef<Scalar> out) const {
         const Index d = input_dim();
+        require_shape(c, context_dim(), -1, "DiagonalGaussian::sample: c");
+        require_shape(out, d, c.cols(), "DiagonalGaussian::sample: out");
         Workspace ws;
         const MatrixType& o = m_net.forward(params, c, ws.net);
         for (Index j = 0; j < c.cols(); ++j) {
