@@ -2,7 +2,6 @@
 // Tests for distributions/: the Prior concept (positive and negative cases), closed-form and
 // normalised densities, support, sampling moments within standard errors, reproducibility.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -92,7 +91,8 @@ TEST_CASE("BoxUniform: density, support, moments, errors", "[distributions][box]
         CHECK(std::abs(mean(i) - box.mean()(i)) < 4.0 * std::sqrt(box.variance()(i) / n));
         // Var of (U - mu)^2 for a uniform of width w is w^4 / 180.
         const double w = box.high()(i) - box.low()(i);
-        CHECK(std::abs(cov(i, i) - box.variance()(i)) < 4.0 * std::sqrt(std::pow(w, 4) / 180.0 / n));
+        CHECK(std::abs(cov(i, i) - box.variance()(i)) <
+              4.0 * std::sqrt(std::pow(w, 4) / 180.0 / n));
     }
     CHECK(std::abs(cov(0, 1)) < 4.0 * std::sqrt(box.variance()(0) * box.variance()(1) / n));
 
@@ -128,8 +128,8 @@ TEST_CASE("Gaussian: closed-form density, normalisation, moments", "[distributio
         double mass = 0;
         for (int i = 0; i < m; ++i)
             for (int j = 0; j < m; ++j)
-                mass += std::exp(g.log_density(vec({1.0 - 8 * s1 + (i + 0.5) * h1,
-                                                    -2.0 - 8 * s2 + (j + 0.5) * h2})));
+                mass += std::exp(g.log_density(
+                    vec({1.0 - 8 * s1 + (i + 0.5) * h1, -2.0 - 8 * s2 + (j + 0.5) * h2})));
         CHECK(std::abs(mass * h1 * h2 - 1.0) < 1e-6);
     }
     SECTION("sample mean and covariance within standard errors") {
@@ -222,12 +222,14 @@ TEST_CASE("IndependentProduct: blocks, sums, sequential sampling", "[distributio
     CHECK(a.position() == 4);
 
     // 2-D product of a 1-D box and a 1-D Gaussian integrates to 1 (midpoint rule).
-    const IndependentProduct two(BoxUniform({-1.0}, {1.0}), Gaussian::diagonal(vec({0.0}), vec({1.0})));
+    const IndependentProduct two(BoxUniform({-1.0}, {1.0}),
+                                 Gaussian::diagonal(vec({0.0}), vec({1.0})));
     const int m = 400;
     double mass = 0;
     for (int i = 0; i < m; ++i)
         for (int j = 0; j < m; ++j)
-            mass += std::exp(two.log_density(vec({-1.0 + (i + 0.5) * 2.0 / m, -9.0 + (j + 0.5) * 18.0 / m})));
+            mass += std::exp(
+                two.log_density(vec({-1.0 + (i + 0.5) * 2.0 / m, -9.0 + (j + 0.5) * 18.0 / m})));
     CHECK(std::abs(mass * (2.0 / m) * (18.0 / m) - 1.0) < 1e-6);
     CHECK_THROWS_WITH((void)prior.log_density(vec({1.0})), Catch::Contains("IndependentProduct"));
 }

@@ -3,7 +3,6 @@
 // layout (an (n, d) file becomes d x n), round trip with write_npy, clear errors, and, when the
 // shared CAMELS files are present, reading them into a seed-matched dataset.
 #include <catch2/catch.hpp>
-
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -45,7 +44,8 @@ std::string write_raw(const std::string& name, int major, const std::string& dic
     std::memcpy(data.data(), values.data(), data.size());
     bytes += data.substr(0, data.size() - drop_bytes);
     const std::string path = temp_path(name);
-    std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     return path;
 }
 
@@ -53,9 +53,9 @@ std::string write_raw(const std::string& name, int major, const std::string& dic
 
 TEST_CASE("read_npy_matrix: layouts and dtypes", "[io][npy]") {
     SECTION("v1.0 <f8 C order (2, 3) becomes 3 x 2, one sample per column") {
-        const auto path = write_raw<double>("c_f8", 1,
-                                            "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
-                                            {1, 2, 3, 4, 5, 6});
+        const auto path = write_raw<double>(
+            "c_f8", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }",
+            {1, 2, 3, 4, 5, 6});
         const Matrix<double> m = io::read_npy_matrix(path);
         REQUIRE(m.rows() == 3);
         REQUIRE(m.cols() == 2);
@@ -68,9 +68,9 @@ TEST_CASE("read_npy_matrix: layouts and dtypes", "[io][npy]") {
         CHECK_FALSE(raw.fortran_order);
     }
     SECTION("v2.0 <f4 1-D (4,) becomes 1 x 4") {
-        const auto path = write_raw<float>("v2_f4", 2,
-                                           "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
-                                           {0.5f, -1.25f, 3.0f, 1e-3f});
+        const auto path = write_raw<float>(
+            "v2_f4", 2, "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }",
+            {0.5f, -1.25f, 3.0f, 1e-3f});
         const Matrix<double> m = io::read_npy_matrix(path);
         REQUIRE(m.rows() == 1);
         REQUIRE(m.cols() == 4);
@@ -79,9 +79,9 @@ TEST_CASE("read_npy_matrix: layouts and dtypes", "[io][npy]") {
     }
     SECTION("Fortran order (2, 3) gives the same matrix as C order") {
         // Column-major storage of [[1, 2, 3], [4, 5, 6]].
-        const auto path = write_raw<double>("f_f8", 1,
-                                            "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
-                                            {1, 4, 2, 5, 3, 6});
+        const auto path = write_raw<double>(
+            "f_f8", 1, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+            {1, 4, 2, 5, 3, 6});
         Matrix<double> expected(3, 2);
         expected << 1, 4, 2, 5, 3, 6;
         CHECK(io::read_npy_matrix(path) == expected);
@@ -94,7 +94,7 @@ TEST_CASE("read_npy_matrix: layouts and dtypes", "[io][npy]") {
         io::write_npy(path, m);
         CHECK(io::read_npy_matrix(path) == m);
         const io::NpyArray raw = io::read_npy(path);
-        CHECK(raw.shape == std::vector<Index>{5, 39});  // (n, d) on disk
+        CHECK(raw.shape == std::vector<Index>{5, 39});                      // (n, d) on disk
         CHECK(std::filesystem::file_size(path) % 64 == (5 * 39 * 8) % 64);  // header 64-aligned
     }
 }
@@ -106,24 +106,29 @@ TEST_CASE("read_npy: clear errors", "[io][npy]") {
     std::ofstream(text) << "hello, not numpy";
     CHECK_THROWS_WITH(io::read_npy(text), Catch::Contains("not a .npy file"));
     CHECK_THROWS_WITH(
-        io::read_npy(write_raw<double>("big", 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", {1})),
+        io::read_npy(write_raw<double>(
+            "big", 1, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", {1})),
         Catch::Contains("unsupported dtype '>f8'"));
     CHECK_THROWS_WITH(
-        io::read_npy(write_raw<std::int64_t>("int", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", {1})),
+        io::read_npy(write_raw<std::int64_t>(
+            "int", 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1,), }", {1})),
         Catch::Contains("unsupported dtype '<i8'"));
     CHECK_THROWS_WITH(
-        io::read_npy(write_raw<double>("3d", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 2), }", {1, 2})),
+        io::read_npy(write_raw<double>(
+            "3d", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1, 2), }", {1, 2})),
         Catch::Contains("need a 1-D or 2-D array, got 3 dimensions"));
+    CHECK_THROWS_WITH(io::read_npy(write_raw<double>(
+                          "0d", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", {1})),
+                      Catch::Contains("got 0 dimensions"));
     CHECK_THROWS_WITH(
-        io::read_npy(write_raw<double>("0d", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", {1})),
-        Catch::Contains("got 0 dimensions"));
-    CHECK_THROWS_WITH(
-        io::read_npy(write_raw<double>("short", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }",
-                                       {1, 2, 3, 4}, 5)),
+        io::read_npy(write_raw<double>(
+            "short", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }", {1, 2, 3, 4},
+            5)),
         Catch::Contains("file truncated: shape (2, 2) needs 32 bytes of data, found 27"));
 }
 
-TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)", "[io][npy][camels]") {
+TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)",
+          "[io][npy][camels]") {
     const std::filesystem::path dir = std::filesystem::path(MLSBI_SHARED_DATA_DIR) / "camels";
     if (!std::filesystem::exists(dir / "x_high.npy")) {
         WARN("CAMELS data not found under " << dir.string() << "; skipped");
@@ -131,7 +136,8 @@ TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)"
     }
     const Matrix<double> high = io::read_npy_matrix((dir / "x_high.npy").string());
     const Matrix<double> low = io::read_npy_matrix((dir / "x_low.npy").string());
-    const Matrix<double> params = io::read_npy_matrix((dir / "pk_params_omega_m_sigma_8.npy").string());
+    const Matrix<double> params =
+        io::read_npy_matrix((dir / "pk_params_omega_m_sigma_8.npy").string());
     REQUIRE(high.rows() == 39);
     REQUIRE(high.cols() == 1000);
     REQUIRE(low.rows() == 39);

@@ -3,7 +3,6 @@
 // coarsen_increments, to rounding for BrownianPath), increments have variance dt and are
 // uncorrelated at every level, determinism from the seed.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "mlsbi/rng.hpp"
@@ -77,7 +76,8 @@ TEST_CASE("BrownianPath levels are coupled and have the right law", "[rng][brown
     }
     SECTION("bad arguments") {
         CHECK_THROWS_WITH(BrownianPath(1, 0, 1.0, 4), Catch::Contains("dim must be >= 1"));
-        CHECK_THROWS_WITH(BrownianPath(1, 1, 1.0, 4, 1), Catch::Contains("refinement must be >= 2"));
+        CHECK_THROWS_WITH(BrownianPath(1, 1, 1.0, 4, 1),
+                          Catch::Contains("refinement must be >= 2"));
         CHECK_THROWS_WITH(path.steps(-1), Catch::Contains("level must be >= 0"));
     }
 }

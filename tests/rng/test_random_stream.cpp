@@ -2,7 +2,6 @@
 // Tests for rng/random_stream.hpp, rng/normal.hpp and rng/vectors.hpp: bit reproducibility,
 // skip(), stream independence, and moments against theory within standard errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <vector>
 

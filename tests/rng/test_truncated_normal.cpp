@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Tests for rng/truncated_normal.hpp: support, quantile residuals in both tails, one uniform per
 // draw, mean and variance against the closed forms within standard errors, the toggle-switch form.
-#include <catch2/catch.hpp>
-
 #include <boost/math/special_functions/erf.hpp>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -24,7 +23,9 @@ double cdf(double x) { return 0.5 * std::erfc(-x / std::numbers::sqrt2); }
 }  // namespace
 
 TEST_CASE("truncated normal: quantile residual, support and monotonicity", "[rng][truncated]") {
-    struct Case { double a, b; };
+    struct Case {
+        double a, b;
+    };
     for (const Case c : {Case{-1.0, 2.0}, Case{3.0, inf}, Case{-inf, -4.0}, Case{-0.1, 0.1},
                          Case{8.0, 9.0}, Case{-12.0, -11.5}, Case{-inf, inf}, Case{0.5, inf}}) {
         double previous = -inf;
@@ -38,7 +39,8 @@ TEST_CASE("truncated normal: quantile residual, support and monotonicity", "[rng
             // Residual in the better-conditioned tail: compare tail masses relative to each other.
             if (c.a >= 0.0) {
                 const double qa = 0.5 * std::erfc(c.a / std::numbers::sqrt2);
-                const double qb = std::isinf(c.b) ? 0.0 : 0.5 * std::erfc(c.b / std::numbers::sqrt2);
+                const double qb =
+                    std::isinf(c.b) ? 0.0 : 0.5 * std::erfc(c.b / std::numbers::sqrt2);
                 const double qx = 0.5 * std::erfc(x / std::numbers::sqrt2);
                 CHECK(std::abs((qa - qx) / (qa - qb) - u) < 1e-9);
             } else {
@@ -63,8 +65,8 @@ TEST_CASE("truncated normal: far tails beyond erfc's range", "[rng][truncated]")
         CHECK(std::abs(y + truncated_standard_normal_quantile(1.0 - u, 40.0, inf)) < 1e-9);
     }
     // Approximately a + E / a with E ~ Exp(1): the median is 40 + log(2) / 40 to O(1/a^3).
-    CHECK(std::abs(truncated_standard_normal_quantile(0.5, 40.0, inf) - (40.0 + std::log(2.0) / 40.0)) <
-          1e-4);
+    CHECK(std::abs(truncated_standard_normal_quantile(0.5, 40.0, inf) -
+                   (40.0 + std::log(2.0) / 40.0)) < 1e-4);
     // The log-space Q agrees with erfc where both work.
     for (double x : {29.0, 30.0, 31.0, 35.0})
         CHECK(std::abs(detail::log_normal_sf(x) -
@@ -72,22 +74,26 @@ TEST_CASE("truncated normal: far tails beyond erfc's range", "[rng][truncated]")
 }
 
 TEST_CASE("truncated normal: draws match the closed-form mean and variance", "[rng][truncated]") {
-    struct Case { double mean, sd, lower, upper; };
+    struct Case {
+        double mean, sd, lower, upper;
+    };
     constexpr int n = 100000;
-    for (const Case c : {Case{0.5, 2.0, -1.0, 3.0}, Case{0.0, 1.0, 3.0, inf},
-                         Case{10.0, 0.5, -inf, 8.0}, Case{-2.0, 3.0, 0.0, inf},
-                         Case{0.0, 1.0, 40.0, inf}}) {
+    for (const Case c :
+         {Case{0.5, 2.0, -1.0, 3.0}, Case{0.0, 1.0, 3.0, inf}, Case{10.0, 0.5, -inf, 8.0},
+          Case{-2.0, 3.0, 0.0, inf}, Case{0.0, 1.0, 40.0, inf}}) {
         INFO("N(" << c.mean << ", " << c.sd << "^2) on [" << c.lower << ", " << c.upper << "]");
         const double a = (c.lower - c.mean) / c.sd, b = (c.upper - c.mean) / c.sd;
         double expected_mean = 0.0, expected_var = 0.0;
         if (a >= 35.0) {  // ratio phi/Q from the asymptotic log Q; variance ~ 1/a^2
-            const double ratio = std::exp(-0.5 * a * a - detail::log_sqrt_2pi - detail::log_normal_sf(a));
+            const double ratio =
+                std::exp(-0.5 * a * a - detail::log_sqrt_2pi - detail::log_normal_sf(a));
             expected_mean = c.mean + c.sd * ratio;
             expected_var = c.sd * c.sd * (1.0 + a * ratio - ratio * ratio);
         } else {
             const double z = cdf(b) - cdf(a);
             const double r = (phi(a) - phi(b)) / z;
-            const double ta = std::isinf(a) ? 0.0 : a * phi(a), tb = std::isinf(b) ? 0.0 : b * phi(b);
+            const double ta = std::isinf(a) ? 0.0 : a * phi(a),
+                         tb = std::isinf(b) ? 0.0 : b * phi(b);
             expected_mean = c.mean + c.sd * r;
             expected_var = c.sd * c.sd * (1.0 + (ta - tb) / z - r * r);
         }
@@ -102,7 +108,8 @@ TEST_CASE("truncated normal: draws match the closed-form mean and variance", "[r
         }
         CHECK(rng.position() == static_cast<std::uint64_t>(n));  // one uniform per draw
         const double mean = s / n, var = ss / n - mean * mean;
-        INFO("mean " << mean << " vs " << expected_mean << ", var " << var << " vs " << expected_var);
+        INFO("mean " << mean << " vs " << expected_mean << ", var " << var << " vs "
+                     << expected_var);
         CHECK(std::abs(mean - expected_mean) < 4.0 * std::sqrt(expected_var / n));
         // SE of a variance estimate <= sqrt(2 / n) * var * sqrt(1 + excess kurtosis / 2) ; the
         // truncated laws here have |excess kurtosis| < 7.
@@ -117,7 +124,8 @@ TEST_CASE("truncated normal: the toggle-switch TN(loc, s) is N(loc, s^2/2) trunc
         for (double w : {0.001, 0.3, 0.77, 0.999}) {
             const double phi_a = std::erf(-loc / s);
             const double paper = loc + s * boost::math::erf_inv(phi_a + w * (1.0 - phi_a));
-            const double ours = truncated_normal_quantile(w, loc, s / std::numbers::sqrt2, 0.0, inf);
+            const double ours =
+                truncated_normal_quantile(w, loc, s / std::numbers::sqrt2, 0.0, inf);
             INFO("loc " << loc << ", w " << w);
             CHECK(std::abs(paper - ours) < 1e-9 * (1.0 + std::abs(loc)));
         }

@@ -2,10 +2,9 @@
 // Tests for simulators/gnk/: the simulator against the published formula, coupling of the two
 // levels, the exact density (normalisation, root accuracy, agreement with a histogram of 10^5
 // simulations, and that the low level does not fit it), the quantile grid and the summaries.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
 #include <boost/math/special_functions/erf.hpp>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -83,12 +82,14 @@ TEST_CASE("g-and-k levels follow the published formula and are coupled", "[gnk]"
         // is pi/2, not sqrt(pi)/2): the levels agree in sign and order, not in scale.
         for (double u : {0.45, 0.49, 0.499, 0.51}) {
             INFO("u " << u);
-            CHECK(gnk::z_low(u) / gnk::z_high(u) == Approx(std::sqrt(std::numbers::pi)).epsilon(0.02));
+            CHECK(gnk::z_low(u) / gnk::z_high(u) ==
+                  Approx(std::sqrt(std::numbers::pi)).epsilon(0.02));
         }
     }
     CHECK_THROWS_WITH(model.simulate(0, theta_of(1, 1, 1, 1).head(3), 1, low),
                       Catch::Contains("gnk::Level::simulate: theta has 3 entries"));
-    CHECK(gnk::prior().log_density(theta_of(1, 1, 1, 1.7)) == Approx(-std::log(27.0 * (3.0 - std::exp(0.5)))));
+    CHECK(gnk::prior().log_density(theta_of(1, 1, 1, 1.7)) ==
+          Approx(-std::log(27.0 * (3.0 - std::exp(0.5)))));
     CHECK_FALSE(gnk::prior().in_support(theta_of(1, 1, 1, 1.6)));  // k >= e^0.5 = 1.6487
 }
 
@@ -113,7 +114,8 @@ TEST_CASE("g-and-k exact density: roots, normalisation, errors", "[gnk][density]
             }
             const double z = 0.5 * (lo + hi);
             const auto q = gnk::quantile_and_derivative(z, t(0), t(1), t(2), t(3));
-            const double expected = -0.5 * z * z - 0.5 * std::log(2 * std::numbers::pi) - std::log(q.derivative);
+            const double expected =
+                -0.5 * z * z - 0.5 * std::log(2 * std::numbers::pi) - std::log(q.derivative);
             CHECK(lp(i) == Approx(expected).epsilon(1e-10));
             CHECK(gnk::exact_log_density(grid(i), t) == Approx(expected).epsilon(1e-10));
         }
@@ -128,24 +130,29 @@ TEST_CASE("g-and-k exact density: roots, normalisation, errors", "[gnk][density]
             // The KL range of the metric holds 0.998 of the mass.
             const Vector<double> kl_grid = gnk::quantile_grid(t);
             CHECK(kl_grid.size() == 4001);
-            CHECK(std::abs(trapezoid(gnk::exact_log_density(kl_grid, t).array().exp(), kl_grid) - 0.998) < 1e-4);
+            CHECK(std::abs(trapezoid(gnk::exact_log_density(kl_grid, t).array().exp(), kl_grid) -
+                           0.998) < 1e-4);
         }
     }
     SECTION("log-likelihood of iid observations is the sum; far points and errors") {
         const Vector<double> t = theta_of(3, 1, 2, std::exp(0.5));
         Vector<double> x(3);
         x << 2.0, 3.5, 7.0;
-        CHECK(gnk::exact_log_likelihood(x, t) == Approx(gnk::exact_log_density(x, t).sum()).epsilon(1e-14));
+        CHECK(gnk::exact_log_likelihood(x, t) ==
+              Approx(gnk::exact_log_density(x, t).sum()).epsilon(1e-14));
         // Far outside the reference's [-10, 10] bracket the density stays finite in log space.
         const double far = gnk::exact_log_density(1e6, t);
         CHECK(std::isfinite(far));
         CHECK(far < -100);
         CHECK(gnk::exact_log_density(std::numeric_limits<double>::infinity(), t) ==
               -std::numeric_limits<double>::infinity());
-        CHECK_THROWS_WITH(gnk::exact_log_density(1.0, theta_of(0, 0, 1, 2)), Catch::Contains("B > 0"));
-        CHECK_THROWS_WITH(gnk::exact_log_density(1.0, theta_of(0, 1, 1, 0.5)), Catch::Contains("k >= 1"));
+        CHECK_THROWS_WITH(gnk::exact_log_density(1.0, theta_of(0, 0, 1, 2)),
+                          Catch::Contains("B > 0"));
+        CHECK_THROWS_WITH(gnk::exact_log_density(1.0, theta_of(0, 1, 1, 0.5)),
+                          Catch::Contains("k >= 1"));
         CHECK_THROWS_WITH(gnk::exact_log_density(std::nan(""), t), Catch::Contains("x is NaN"));
-        CHECK_THROWS_WITH(gnk::quantile_grid(t, 0.5, 0.4), Catch::Contains("0 < u_low < u_high < 1"));
+        CHECK_THROWS_WITH(gnk::quantile_grid(t, 0.5, 0.4),
+                          Catch::Contains("0 < u_low < u_high < 1"));
     }
 }
 
@@ -166,7 +173,8 @@ TEST_CASE("g-and-k exact density matches a histogram of 10^5 high-fidelity simul
         };
         std::vector<double> expected(bins);
         double inside = 0;
-        for (int b = 0; b < bins; ++b) inside += expected[b] = bin_probability(edges(b), edges(b + 1));
+        for (int b = 0; b < bins; ++b)
+            inside += expected[b] = bin_probability(edges(b), edges(b + 1));
         INFO("theta " << t.transpose());
         CHECK(inside == Approx(0.99).epsilon(1e-6));
 
@@ -191,7 +199,7 @@ TEST_CASE("g-and-k exact density matches a histogram of 10^5 high-fidelity simul
                 worst = std::max(worst, std::abs(counts[b] - e) / std::sqrt(e * (1 - expected[b])));
             }
             INFO((high ? "high" : "low") << " fidelity: chi2 " << chi2 << " (df " << bins
-                                          << "), worst bin " << worst << " binomial SEs");
+                                         << "), worst bin " << worst << " binomial SEs");
             if (high) {
                 CHECK(chi2 < bins + 6 * std::sqrt(2.0 * bins));  // ~6 sd above the mean of chi2_40
                 CHECK(worst < 4.5);
@@ -202,7 +210,8 @@ TEST_CASE("g-and-k exact density matches a histogram of 10^5 high-fidelity simul
     }
 }
 
-TEST_CASE("g-and-k octile summaries follow NumPy's linear-interpolation quantiles", "[gnk][summaries]") {
+TEST_CASE("g-and-k octile summaries follow NumPy's linear-interpolation quantiles",
+          "[gnk][summaries]") {
     Vector<double> draws(9);
     draws << 5, 1, 9, 3, 7, 2, 8, 4, 6;  // shuffled 1..9: octiles at order statistics 2..8
     Vector<double> s(4);

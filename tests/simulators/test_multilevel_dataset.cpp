@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Tests for simulators/multilevel_dataset.hpp: layout and seed contract, seed matching, thread-count
-// independence, non-finite policies, empty and mismatched levels, reports, single-level data, and
-// datasets built from user arrays.
+// Tests for simulators/multilevel_dataset.hpp: layout and seed contract, seed matching,
+// thread-count independence, non-finite policies, empty and mismatched levels, reports,
+// single-level data, and datasets built from user arrays.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -24,21 +23,21 @@ constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 
 // Three coupled toy levels: x = theta_0 + z (1 + level / 10), z shared; 2-D output.
 auto toy_level(int level) {
-    return make_level(2, [level](const ConstVectorRef<double>& theta, RandomStream& rng,
-                                 VectorRef<double> x) {
-        const double z = standard_normal(rng);
-        x(0) = theta(0) + z * (1.0 + 0.1 * level);
-        x(1) = theta(1) * rng.uniform();
-    });
+    return make_level(
+        2, [level](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+            const double z = standard_normal(rng);
+            x(0) = theta(0) + z * (1.0 + 0.1 * level);
+            x(1) = theta(1) * rng.uniform();
+        });
 }
 
 // Returns NaN at level `bad_level` for the samples whose theta_0 is above `threshold`.
 auto nan_level(int level, int bad_level, double threshold) {
-    return make_level(1, [=](const ConstVectorRef<double>& theta, RandomStream& rng,
-                             VectorRef<double> x) {
-        x(0) = theta(0) + standard_normal(rng);
-        if (level == bad_level && theta(0) > threshold) x(0) = not_a_number;
-    });
+    return make_level(
+        1, [=](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+            x(0) = theta(0) + standard_normal(rng);
+            if (level == bad_level && theta(0) > threshold) x(0) = not_a_number;
+        });
 }
 
 bool same(const MultilevelDataset& a, const MultilevelDataset& b) {
@@ -89,7 +88,8 @@ TEST_CASE("generate_multilevel_dataset: layout, seed contract and seed matching"
             Vector<double> theta(2), x(2);
             prior.sample(rng, theta);
             REQUIRE(level.theta.col(i) == theta);
-            REQUIRE(level.seeds[static_cast<std::size_t>(i)] == derive_seed(42, l, index, simulator_tag));
+            REQUIRE(level.seeds[static_cast<std::size_t>(i)] ==
+                    derive_seed(42, l, index, simulator_tag));
             model.simulate(l, theta, level.seeds[static_cast<std::size_t>(i)], x);
             REQUIRE(level.x_fine.col(i) == x);
             if (l > 0) {
@@ -97,7 +97,8 @@ TEST_CASE("generate_multilevel_dataset: layout, seed contract and seed matching"
                 REQUIRE(level.x_coarse.col(i) == x);
                 // Seed matching: the pair shares z, so (x_fine - theta) / (x_coarse - theta)
                 // is the ratio of the levels' noise scales, and the uniform-driven row agrees.
-                const double ratio = (level.x_fine(0, i) - theta(0)) / (level.x_coarse(0, i) - theta(0));
+                const double ratio =
+                    (level.x_fine(0, i) - theta(0)) / (level.x_coarse(0, i) - theta(0));
                 REQUIRE(ratio == Approx((1.0 + 0.1 * l) / (1.0 + 0.1 * (l - 1))).epsilon(1e-12));
                 REQUIRE(level.x_fine(1, i) == level.x_coarse(1, i));
             }
@@ -167,10 +168,12 @@ TEST_CASE("generate_multilevel_dataset: non-finite output policies", "[dataset][
                 INFO(e.what());
                 CHECK(e.level() == expected_level);
                 CHECK(e.index() == expected_index);
-                CHECK_THAT(e.what(), Catch::Contains(message("level ", expected_level, ", sample ",
-                                                             expected_index, ": non-finite output")));
-                CHECK_THAT(e.what(), Catch::Contains(expected_level == 0 ? "fine simulator (G_0"
-                                                                         : "coarse simulator (G_0"));
+                CHECK_THAT(e.what(),
+                           Catch::Contains(message("level ", expected_level, ", sample ",
+                                                   expected_index, ": non-finite output")));
+                CHECK_THAT(e.what(),
+                           Catch::Contains(expected_level == 0 ? "fine simulator (G_0"
+                                                               : "coarse simulator (G_0"));
                 CHECK_THAT(e.what(), Catch::Contains("NonFinitePolicy::drop"));
             }
         }
@@ -178,9 +181,8 @@ TEST_CASE("generate_multilevel_dataset: non-finite output policies", "[dataset][
     SECTION("drop removes the whole seed-matched pair and reports it") {
         // NaN only at level 1 (the fine member of level-1 pairs) for theta > 0.8.
         const MultilevelSimulator model(nan_level(0, 1, 0.8), nan_level(1, 1, 0.8));
-        const GenerationOptions options{.samples_per_level = {100, 200},
-                                        .seed = 3,
-                                        .non_finite = NonFinitePolicy::drop};
+        const GenerationOptions options{
+            .samples_per_level = {100, 200}, .seed = 3, .non_finite = NonFinitePolicy::drop};
         const MultilevelDataset data = generate_multilevel_dataset(model, prior, options);
         const LevelData& pairs = data.levels[1];
         Index expected_dropped = 0;
@@ -206,16 +208,17 @@ TEST_CASE("generate_multilevel_dataset: non-finite output policies", "[dataset][
     }
     SECTION("dropping every sample is an error naming the level") {
         const MultilevelSimulator model(nan_level(0, 0, -1.0), nan_level(1, 0, -1.0));
-        const GenerationOptions options{.samples_per_level = {4, 4}, .non_finite = NonFinitePolicy::drop};
+        const GenerationOptions options{.samples_per_level = {4, 4},
+                                        .non_finite = NonFinitePolicy::drop};
         CHECK_THROWS_WITH(generate_multilevel_dataset(model, prior, options),
                           Catch::Contains("level 0: all 4 samples were non-finite"));
     }
     SECTION("a throwing simulator is reported with level and index") {
-        auto thrower = make_level(1, [](const ConstVectorRef<double>& theta, RandomStream&,
-                                        VectorRef<double> x) {
-            if (theta(0) > 0.5) throw std::runtime_error("solver diverged");
-            x(0) = 0.0;
-        });
+        auto thrower = make_level(
+            1, [](const ConstVectorRef<double>& theta, RandomStream&, VectorRef<double> x) {
+                if (theta(0) > 0.5) throw std::runtime_error("solver diverged");
+                x(0) = 0.0;
+            });
         const MultilevelSimulator model(thrower, thrower);
         const GenerationOptions options{.samples_per_level = {50, 50}, .seed = 9};
         CHECK_THROWS_WITH(generate_multilevel_dataset(model, prior, options),
@@ -235,8 +238,9 @@ TEST_CASE("generate_multilevel_dataset: bad options and shapes", "[dataset][erro
     const distributions::BoxUniform prior({0.0, 1.0}, {1.0, 2.0});
     CHECK_THROWS_WITH(generate_multilevel_dataset(model, prior, {.samples_per_level = {100, 0}}),
                       Catch::Contains("samples_per_level[1] is 0: level 1 is empty"));
-    CHECK_THROWS_WITH(generate_multilevel_dataset(model, prior, {.samples_per_level = {100}}),
-                      Catch::Contains("samples_per_level has 1 entries but the simulator has 2 levels"));
+    CHECK_THROWS_WITH(
+        generate_multilevel_dataset(model, prior, {.samples_per_level = {100}}),
+        Catch::Contains("samples_per_level has 1 entries but the simulator has 2 levels"));
     CHECK_THROWS_WITH(generate_multilevel_dataset(model, prior, {.samples_per_level = {}}),
                       Catch::Contains("samples_per_level is empty"));
     CHECK_THROWS_WITH(
@@ -246,9 +250,9 @@ TEST_CASE("generate_multilevel_dataset: bad options and shapes", "[dataset][erro
     CHECK_THROWS_WITH(generate_multilevel_dataset(MultilevelSimulator(toy_level(0), one_d), prior,
                                                   {.samples_per_level = {2, 2}}),
                       Catch::Contains("level 1 has output_dim 1 but level 0 has 2"));
-    CHECK_THROWS_WITH(generate_multilevel_dataset(gnk::make_multilevel(), prior,
-                                                  {.samples_per_level = {2, 2}}),
-                      Catch::Contains("level 0 expects theta of dimension 4 but the prior has 2"));
+    CHECK_THROWS_WITH(
+        generate_multilevel_dataset(gnk::make_multilevel(), prior, {.samples_per_level = {2, 2}}),
+        Catch::Contains("level 0 expects theta of dimension 4 but the prior has 2"));
 }
 
 TEST_CASE("generate_dataset: single-level data for MC baselines", "[dataset]") {
@@ -267,7 +271,8 @@ TEST_CASE("generate_dataset: single-level data for MC baselines", "[dataset]") {
                                                 {.samples_per_level = {300, 300}, .seed = 11});
     CHECK(data.theta.col(0) != ml.levels[0].theta.col(0));
     CHECK(data.theta.col(0) != ml.levels[1].theta.col(0));
-    CHECK_THROWS_WITH(generate_dataset(high, gnk::prior(), 0, 1), Catch::Contains("n must be >= 1"));
+    CHECK_THROWS_WITH(generate_dataset(high, gnk::prior(), 0, 1),
+                      Catch::Contains("n must be >= 1"));
 }
 
 TEST_CASE("dataset_from_arrays validates shapes and values", "[dataset][arrays]") {
@@ -287,14 +292,17 @@ TEST_CASE("dataset_from_arrays validates shapes and values", "[dataset][arrays]"
 
     auto bad = make(1, 39, 30, 5);
     bad[1].x_coarse = Matrix<double>::Zero(39, 4);
-    CHECK_THROWS_WITH(dataset_from_arrays(bad), Catch::Contains("level 1 x_coarse is 39 x 4, expected 39 x 5"));
+    CHECK_THROWS_WITH(dataset_from_arrays(bad),
+                      Catch::Contains("level 1 x_coarse is 39 x 4, expected 39 x 5"));
     bad = make(1, 39, 30, 5);
     bad[0].x_fine.resize(38, 30);
-    CHECK_THROWS_WITH(dataset_from_arrays(bad), Catch::Contains("level 1 x_fine is 39 x 5, expected 38 x 5"));
+    CHECK_THROWS_WITH(dataset_from_arrays(bad),
+                      Catch::Contains("level 1 x_fine is 39 x 5, expected 38 x 5"));
     bad = make(1, 39, 30, 5);
     bad[1].theta.resize(2, 5);
     bad[1].theta.setZero();
-    CHECK_THROWS_WITH(dataset_from_arrays(bad), Catch::Contains("level 1 theta has 2 rows but level 0 has 1"));
+    CHECK_THROWS_WITH(dataset_from_arrays(bad),
+                      Catch::Contains("level 1 theta has 2 rows but level 0 has 1"));
     bad = make(1, 39, 30, 5);
     bad[0].x_coarse = Matrix<double>::Zero(39, 30);
     CHECK_THROWS_WITH(dataset_from_arrays(bad), Catch::Contains("level 0 x_coarse must be empty"));
@@ -305,8 +313,9 @@ TEST_CASE("dataset_from_arrays validates shapes and values", "[dataset][arrays]"
     bad = make(1, 39, 30, 5);
     bad[1].x_coarse(7, 3) = std::numeric_limits<double>::infinity();
     bad[0].x_fine(2, 12) = not_a_number;
-    CHECK_THROWS_WITH(dataset_from_arrays(bad),
-                      Catch::Contains("level 0 x_fine has a non-finite value nan at sample 12, row 2"));
+    CHECK_THROWS_WITH(
+        dataset_from_arrays(bad),
+        Catch::Contains("level 0 x_fine has a non-finite value nan at sample 12, row 2"));
     const MultilevelDataset dropped = dataset_from_arrays(bad, NonFinitePolicy::drop);
     CHECK(dropped.levels[0].size() == 29);
     CHECK(dropped.levels[1].size() == 4);

@@ -3,7 +3,6 @@
 // concepts (positive and negative), a coupled toy pair written in a few lines, compile-time
 // dispatch, optional cost and parameter dimension.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "mlsbi/rng.hpp"

@@ -22,7 +22,8 @@ class BoxUniform {
 public:
     /// \param low, high p-vectors of finite bounds with low_i < high_i, p >= 1.
     /// \throws std::invalid_argument naming the first bad coordinate.
-    BoxUniform(Vector<double> low, Vector<double> high) : m_low(std::move(low)), m_high(std::move(high)) {
+    BoxUniform(Vector<double> low, Vector<double> high)
+        : m_low(std::move(low)), m_high(std::move(high)) {
         require(m_low.size() >= 1, "BoxUniform: dimension must be >= 1");
         require(m_low.size() == m_high.size(), "BoxUniform: low has ", m_low.size(),
                 " entries but high has ", m_high.size());

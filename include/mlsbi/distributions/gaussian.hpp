@@ -38,7 +38,8 @@ public:
         require((covariance - covariance.transpose()).cwiseAbs().maxCoeff() <= 1e-10 * scale,
                 "Gaussian: covariance must be symmetric");
         const Eigen::LLT<Matrix<double>> llt(covariance);
-        require(llt.info() == Eigen::Success && llt.matrixL().toDenseMatrix().diagonal().minCoeff() > 0.0,
+        require(llt.info() == Eigen::Success &&
+                    llt.matrixL().toDenseMatrix().diagonal().minCoeff() > 0.0,
                 "Gaussian: covariance must be positive definite");
         m_factor = llt.matrixL();
         m_diagonal = covariance.isDiagonal(0.0);
@@ -117,8 +118,8 @@ public:
 private:
     void finish() {
         const Index p = dim();
-        m_inverse_factor = m_factor.triangularView<Eigen::Lower>().solve(
-            Matrix<double>::Identity(p, p));
+        m_inverse_factor =
+            m_factor.triangularView<Eigen::Lower>().solve(Matrix<double>::Identity(p, p));
         m_log_normaliser = -m_factor.diagonal().array().log().sum() -
                            0.5 * static_cast<double>(p) * std::log(2.0 * std::numbers::pi);
     }

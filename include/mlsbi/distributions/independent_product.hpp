@@ -56,11 +56,10 @@ public:
     }
 
     /// Sum of the parts' uniforms per draw (available when every part reports it).
-    [[nodiscard]] Index uniforms_per_sample() const
-        requires(FixedDrawPrior<Parts> && ...)
-    {
-        return std::apply([](const auto&... part) { return (Index{0} + ... + part.uniforms_per_sample()); },
-                          m_parts);
+    [[nodiscard]] Index uniforms_per_sample() const requires(FixedDrawPrior<Parts>&&...) {
+        return std::apply(
+            [](const auto&... part) { return (Index{0} + ... + part.uniforms_per_sample()); },
+            m_parts);
     }
 
     /// One draw, parts in order from the same stream. \throws on a size mismatch.

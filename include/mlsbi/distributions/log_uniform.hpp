@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief One-dimensional log-uniform prior on [low, high] (log theta uniform), for scale parameters.
+/// \brief One-dimensional log-uniform prior on [low, high] (log theta uniform), for scale
+/// parameters.
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Minimal NumPy .npy reader and writer for float arrays (simulations run elsewhere, e.g. CAMELS).
+/// \brief Minimal NumPy .npy reader and writer for float arrays (simulations run elsewhere, e.g.
+/// CAMELS).
 ///
 /// Reads format versions 1.0, 2.0 and 3.0 with dtype '<f8' or '<f4', C or Fortran order, 1-D or
 /// 2-D. mlsbi stores batches d x n (one sample per column), NumPy files conventionally (n, d)
@@ -108,13 +109,15 @@ inline std::size_t npy_value_position(const std::string& header, const std::stri
         detail::npy_fail(path, "malformed fortran_order: " + header);
 
     pos = detail::npy_value_position(header, "shape", path);
-    if (pos >= header.size() || header[pos] != '(') detail::npy_fail(path, "malformed shape: " + header);
+    if (pos >= header.size() || header[pos] != '(')
+        detail::npy_fail(path, "malformed shape: " + header);
     const std::size_t shape_end = header.find(')', pos);
     if (shape_end == std::string::npos) detail::npy_fail(path, "malformed shape: " + header);
     const std::string shape_text = header.substr(pos + 1, shape_end - pos - 1);
     std::size_t cursor = 0;
     while (cursor < shape_text.size()) {
-        while (cursor < shape_text.size() && (shape_text[cursor] == ' ' || shape_text[cursor] == ','))
+        while (cursor < shape_text.size() &&
+               (shape_text[cursor] == ' ' || shape_text[cursor] == ','))
             ++cursor;
         if (cursor >= shape_text.size()) break;
         std::size_t used = 0;
@@ -167,7 +170,8 @@ inline std::size_t npy_value_position(const std::string& header, const std::stri
     } else {
         // Fortran order (n, d): element (i, j) at i + j * n, column-major n x d.
         for (Index j = 0; j < d; ++j)
-            for (Index i = 0; i < n; ++i) out(j, i) = array.values[static_cast<std::size_t>(i + j * n)];
+            for (Index i = 0; i < n; ++i)
+                out(j, i) = array.values[static_cast<std::size_t>(i + j * n)];
     }
     return out;
 }

@@ -94,7 +94,10 @@ public:
     /// \throws std::invalid_argument naming the first bad argument.
     BrownianPath(std::uint64_t seed, Index dim, double horizon, Index base_steps,
                  Index refinement = 2)
-        : m_seed(seed), m_dim(dim), m_horizon(horizon), m_base_steps(base_steps),
+        : m_seed(seed),
+          m_dim(dim),
+          m_horizon(horizon),
+          m_base_steps(base_steps),
           m_refinement(refinement) {
         require(dim >= 1, "BrownianPath: dim must be >= 1, got ", dim);
         require(horizon > 0.0 && std::isfinite(horizon), "BrownianPath: horizon must be > 0, got ",
@@ -145,7 +148,8 @@ public:
                         sum += xi;
                     }
                     const double shift = (current(d, k) - sum) / r;
-                    for (Index i = 0; i < m_refinement; ++i) finer(d, k * m_refinement + i) += shift;
+                    for (Index i = 0; i < m_refinement; ++i)
+                        finer(d, k * m_refinement + i) += shift;
                 }
             }
             current.swap(finer);

@@ -113,9 +113,9 @@ inline constexpr double log_sqrt_2pi = 0.91893853320467274178;  // log(sqrt(2 pi
 /// Phi_a)), Phi_a = erf(-loc / s)) is exactly `truncated_normal(rng, loc, s / sqrt(2), 0,
 /// infinity)`: the same uniform w gives the same value.
 /// \throws std::invalid_argument as truncated_normal_quantile.
-[[nodiscard]] inline double truncated_normal(RandomStream& rng, double mean, double sd,
-                                             double lower,
-                                             double upper = std::numeric_limits<double>::infinity()) {
+[[nodiscard]] inline double truncated_normal(
+    RandomStream& rng, double mean, double sd, double lower,
+    double upper = std::numeric_limits<double>::infinity()) {
     return truncated_normal_quantile(rng.uniform(), mean, sd, lower, upper);
 }
 

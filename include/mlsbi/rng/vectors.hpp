@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Fill vectors and matrices with uniforms or normals, one uniform per entry, in a fixed order.
+/// \brief Fill vectors and matrices with uniforms or normals, one uniform per entry, in a fixed
+/// order.
 #pragma once
 
 #include <Eigen/Core>
@@ -21,8 +22,7 @@ void fill_uniform(RandomStream& rng, const Eigen::MatrixBase<Derived>& out) {
     auto& target = const_cast<Eigen::MatrixBase<Derived>&>(out);  // Eigen's output idiom
     using Scalar = typename Derived::Scalar;
     for (Index j = 0; j < target.cols(); ++j)
-        for (Index i = 0; i < target.rows(); ++i)
-            target(i, j) = static_cast<Scalar>(rng.uniform());
+        for (Index i = 0; i < target.rows(); ++i) target(i, j) = static_cast<Scalar>(rng.uniform());
 }
 
 /// Fills `out` with N(0, 1) draws by inversion in column-major order; consumes exactly

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief The g-and-k benchmark (Hikida et al. 2025, Sec. 5): two-level simulator, prior, exact density, summaries.
+/// \brief The g-and-k benchmark (Hikida et al. 2025, Sec. 5): two-level simulator, prior, exact
+/// density, summaries.
 #pragma once
 
 #include "mlsbi/simulators/gnk/exact_density.hpp"

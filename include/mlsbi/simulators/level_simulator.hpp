@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief The LevelSimulator concept: a deterministic map (theta, seed) -> x, and its coupling invariant.
+/// \brief The LevelSimulator concept: a deterministic map (theta, seed) -> x, and its coupling
+/// invariant.
 #pragma once
 
 #include <cmath>
@@ -58,7 +59,9 @@ concept LevelSimulator = requires(const S& sim, const ConstVectorRef<double>& th
 /// The nominal cost of a level when it declares a finite one, std::nullopt otherwise.
 template <LevelSimulator S>
 [[nodiscard]] std::optional<double> nominal_cost(const S& sim) {
-    if constexpr (requires { { sim.nominal_cost() } -> std::convertible_to<double>; }) {
+    if constexpr (requires {
+                      { sim.nominal_cost() } -> std::convertible_to<double>;
+                  }) {
         const double cost = sim.nominal_cost();
         if (std::isfinite(cost)) return cost;
     }
@@ -68,7 +71,9 @@ template <LevelSimulator S>
 /// The parameter dimension a level declares, std::nullopt when it does not declare one.
 template <LevelSimulator S>
 [[nodiscard]] std::optional<Index> parameter_dim(const S& sim) {
-    if constexpr (requires { { sim.parameter_dim() } -> std::convertible_to<Index>; })
+    if constexpr (requires {
+                      { sim.parameter_dim() } -> std::convertible_to<Index>;
+                  })
         return static_cast<Index>(sim.parameter_dim());
     else
         return std::nullopt;

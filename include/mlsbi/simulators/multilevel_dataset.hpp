@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Seed-matched multilevel datasets: generation in parallel from one master seed, or from user arrays.
+/// \brief Seed-matched multilevel datasets: generation in parallel from one master seed, or from
+/// user arrays.
 ///
 /// Layout (Hikida et al. 2025, Sec. 3; METHOD.md section 2): level 0 holds n_0 pairs
 /// (theta, x = G_0(theta, seed)); level l >= 1 holds n_l triples (theta, x_coarse =
@@ -93,7 +94,8 @@ struct GenerationOptions {
     std::vector<Index> samples_per_level;  ///< n_0, ..., n_L, each >= 1 (no default)
     std::uint64_t seed = 0;                ///< master seed
     NonFinitePolicy non_finite = NonFinitePolicy::error;
-    int threads = 0;  ///< OpenMP threads; 0 = OpenMP default (OMP_NUM_THREADS / omp_set_num_threads)
+    int threads =
+        0;  ///< OpenMP threads; 0 = OpenMP default (OMP_NUM_THREADS / omp_set_num_threads)
 
     /// \throws std::invalid_argument naming the field: no levels, an empty level, threads < 0.
     void validate() const {
@@ -129,8 +131,8 @@ namespace detail {
 // Simulates one level of n samples in parallel. `fine(theta, seed, x)` always runs;
 // `coarse` runs when `with_coarse`. Every column depends only on (master, stream_level, i).
 template <distributions::Prior P, class Fine, class Coarse>
-LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level,
-                         Index n, Index d, bool with_coarse, std::uint64_t master, const P& prior,
+LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level, Index n,
+                         Index d, bool with_coarse, std::uint64_t master, const P& prior,
                          NonFinitePolicy policy, int threads, const Fine& fine,
                          const Coarse& coarse, LevelReport& report) {
     const Index p = prior.dim();
@@ -190,9 +192,9 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     if (failed_index < n)
-        throw SimulationError(message(caller, ": level ", level, ", sample ", failed_index, ": ",
-                                      failed_what),
-                              level, failed_index);
+        throw SimulationError(
+            message(caller, ": level ", level, ", sample ", failed_index, ": ", failed_what), level,
+            failed_index);
 
     Index dropped = 0;
     for (Index i = 0; i < n; ++i) {
@@ -205,9 +207,9 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
             while (row < d && std::isfinite(x(row, i))) ++row;
             throw SimulationError(
                 message(caller, ": level ", level, ", sample ", i, ": non-finite output ",
-                        x(row, i), " at row ", row, " of the ",
-                        fine_bad ? "fine" : "coarse", " simulator (G_",
-                        fine_bad ? level : level - 1, ", seed ", data.seeds[static_cast<std::size_t>(i)],
+                        x(row, i), " at row ", row, " of the ", fine_bad ? "fine" : "coarse",
+                        " simulator (G_", fine_bad ? level : level - 1, ", seed ",
+                        data.seeds[static_cast<std::size_t>(i)],
                         "); use NonFinitePolicy::drop to drop such samples"),
                 level, i);
         }
@@ -221,7 +223,8 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
                 data.theta.col(kept) = data.theta.col(i);
                 data.x_fine.col(kept) = data.x_fine.col(i);
                 if (with_coarse) data.x_coarse.col(kept) = data.x_coarse.col(i);
-                data.seeds[static_cast<std::size_t>(kept)] = data.seeds[static_cast<std::size_t>(i)];
+                data.seeds[static_cast<std::size_t>(kept)] =
+                    data.seeds[static_cast<std::size_t>(i)];
             }
             ++kept;
         }
@@ -259,8 +262,7 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
 ///         level and sample index when a simulator throws or (policy error) returns a non-finite
 ///         value; std::invalid_argument when dropping empties a level.
 template <MultilevelModel Multilevel, distributions::Prior P>
-[[nodiscard]] MultilevelDataset generate_multilevel_dataset(const Multilevel& model,
-                                                            const P& prior,
+[[nodiscard]] MultilevelDataset generate_multilevel_dataset(const Multilevel& model, const P& prior,
                                                             const GenerationOptions& options) {
     options.validate();
     constexpr std::size_t level_count = Multilevel::levels;
@@ -322,8 +324,9 @@ template <LevelSimulator S, distributions::Prior P>
         sim.simulate(theta, s, x);
     };
     LevelReport local;
-    LevelData data = detail::generate_level(caller, 0, single_level_stream, n, d, false, seed, prior,
-                                            options.non_finite, options.threads, fine, fine, local);
+    LevelData data =
+        detail::generate_level(caller, 0, single_level_stream, n, d, false, seed, prior,
+                               options.non_finite, options.threads, fine, fine, local);
     if (report != nullptr) *report = local;
     return data;
 }
@@ -385,13 +388,14 @@ inline void validate_dataset(const MultilevelDataset& dataset) {
         LevelData& level = levels[l];
         const Index n = level.theta.cols();
         dataset.reports[l].requested = n;
-        const bool shapes_ok = level.x_fine.cols() == n &&
-                               (l == 0 || level.x_coarse.cols() == n) &&
-                               (level.seeds.empty() || level.seeds.size() == static_cast<std::size_t>(n));
+        const bool shapes_ok =
+            level.x_fine.cols() == n && (l == 0 || level.x_coarse.cols() == n) &&
+            (level.seeds.empty() || level.seeds.size() == static_cast<std::size_t>(n));
         if (non_finite == NonFinitePolicy::drop && shapes_ok) {
             Index kept = 0;
             for (Index i = 0; i < n; ++i) {
-                const bool finite = level.theta.col(i).allFinite() && level.x_fine.col(i).allFinite() &&
+                const bool finite = level.theta.col(i).allFinite() &&
+                                    level.x_fine.col(i).allFinite() &&
                                     (l == 0 || level.x_coarse.col(i).allFinite());
                 if (!finite) continue;
                 if (kept != i) {
@@ -399,7 +403,8 @@ inline void validate_dataset(const MultilevelDataset& dataset) {
                     level.x_fine.col(kept) = level.x_fine.col(i);
                     if (l > 0) level.x_coarse.col(kept) = level.x_coarse.col(i);
                     if (!level.seeds.empty())
-                        level.seeds[static_cast<std::size_t>(kept)] = level.seeds[static_cast<std::size_t>(i)];
+                        level.seeds[static_cast<std::size_t>(kept)] =
+                            level.seeds[static_cast<std::size_t>(i)];
                 }
                 ++kept;
             }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief MultilevelSimulator: L + 1 level simulators ordered by fidelity, dispatched at compile time.
+/// \brief MultilevelSimulator: L + 1 level simulators ordered by fidelity, dispatched at compile
+/// time.
 #pragma once
 
 #include <concepts>
@@ -26,7 +27,7 @@ template <class M>
 concept MultilevelModel = requires(const M& model, std::size_t level,
                                    const ConstVectorRef<double>& theta, std::uint64_t seed,
                                    VectorRef<double> x) {
-    { std::integral_constant<std::size_t, M::levels>{} };
+    {std::integral_constant<std::size_t, M::levels>{}};
     { model.output_dim(level) } -> std::convertible_to<Index>;
     { model.simulate(level, theta, seed, x) } -> std::same_as<void>;
 };
@@ -92,7 +93,8 @@ public:
                 levels - 1, ")");
         [&]<std::size_t... I>(std::index_sequence<I...>) {
             (void)((l == I ? (f(std::get<I>(m_levels)), true) : false) || ...);
-        }(std::index_sequence_for<Levels...>{});
+        }
+        (std::index_sequence_for<Levels...>{});
     }
 
 private:

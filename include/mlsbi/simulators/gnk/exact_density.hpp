@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Exact density of the high-fidelity g-and-k by numerical inversion of its quantile function, and x grids for metrics.
+/// \brief Exact density of the high-fidelity g-and-k by numerical inversion of its quantile
+/// function, and x grids for metrics.
 ///
 /// x = Q(z) with z ~ N(0, 1) and Q increasing, so p(x) = phi(z) / Q'(z) at z = Q^{-1}(x):
 /// log p(x | theta) = log phi(z) - log Q'(z). The root is bracketed (starting from [-10, 10],
@@ -92,8 +93,8 @@ inline double log_density_at_root(double z, double a, double b, double g, double
 inline void exact_log_density(const ConstVectorRef<double>& x, const ConstVectorRef<double>& theta,
                               VectorRef<double> out) {
     detail::check_density_theta(theta, "gnk::exact_log_density");
-    require(out.size() == x.size(), "gnk::exact_log_density: out has ", out.size(),
-            " entries for ", x.size(), " points");
+    require(out.size() == x.size(), "gnk::exact_log_density: out has ", out.size(), " entries for ",
+            x.size(), " points");
     const double a = theta(0), b = theta(1), g = theta(2), k = theta(3);
     double guess = 0.0;
     for (Index i = 0; i < x.size(); ++i) {

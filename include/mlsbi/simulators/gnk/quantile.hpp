@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief The g-and-k quantile function Q(z; A, B, g, k), its z-derivative, and the two fidelities' z(u).
+/// \brief The g-and-k quantile function Q(z; A, B, g, k), its z-derivative, and the two fidelities'
+/// z(u).
 #pragma once
 
 #include <cmath>
@@ -44,8 +45,9 @@ struct QuantileValue {
     const double s = 1.0 + z * z;
     const double power = std::exp(kappa * std::log1p(z * z));
     const double factor = 1.0 + skew_constant * skew;
-    return {a + b * factor * power * z,
-            b * power * (skew_constant * skew_slope * z + factor * (1.0 + 2.0 * kappa * z * z / s))};
+    return {
+        a + b * factor * power * z,
+        b * power * (skew_constant * skew_slope * z + factor * (1.0 + 2.0 * kappa * z * z / s))};
 }
 
 /// High fidelity: z = sqrt(2) erfinv(2u - 1) = Phi^{-1}(u), the exact normal quantile.
@@ -55,7 +57,8 @@ struct QuantileValue {
 /// series of erfinv, kept exactly as published (it is bounded, |z| <= 2.85).
 [[nodiscard]] inline double z_low(double u) {
     const double v = 2.0 * u - 1.0;
-    return std::numbers::sqrt2 * (std::numbers::pi / 2.0) * (v + (std::numbers::pi / 12.0) * v * v * v);
+    return std::numbers::sqrt2 * (std::numbers::pi / 2.0) *
+           (v + (std::numbers::pi / 12.0) * v * v * v);
 }
 
 }  // namespace mlsbi::simulators::gnk

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief The two-level g-and-k simulator (exact and series inverse normal CDF on the same uniforms) and its prior.
+/// \brief The two-level g-and-k simulator (exact and series inverse normal CDF on the same
+/// uniforms) and its prior.
 #pragma once
 
 #include <cmath>

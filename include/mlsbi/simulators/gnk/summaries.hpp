@@ -76,11 +76,13 @@ private:
 };
 
 /// Two-level g-and-k for NPE: summaries of m low-fidelity / high-fidelity draws.
-using SummaryMultilevel = MultilevelSimulator<SummaryLevel<Fidelity::low>, SummaryLevel<Fidelity::high>>;
+using SummaryMultilevel =
+    MultilevelSimulator<SummaryLevel<Fidelity::low>, SummaryLevel<Fidelity::high>>;
 
 /// The two-level NPE g-and-k simulator with m draws per simulation (default 1000).
 [[nodiscard]] inline SummaryMultilevel make_summary_multilevel(Index draws = 1000) {
-    return SummaryMultilevel(SummaryLevel<Fidelity::low>(draws), SummaryLevel<Fidelity::high>(draws));
+    return SummaryMultilevel(SummaryLevel<Fidelity::low>(draws),
+                             SummaryLevel<Fidelity::high>(draws));
 }
 
 }  // namespace mlsbi::simulators::gnk
