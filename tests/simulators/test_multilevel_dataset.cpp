@@ -255,6 +255,30 @@ TEST_CASE("generate_multilevel_dataset: bad options and shapes", "[dataset][erro
         Catch::Contains("level 0 expects theta of dimension 4 but the prior has 2"));
 }
 
+namespace {
+// A multilevel model as one type indexed by level (no MultilevelSimulator): level l adds l to x.
+struct IndexedModel {
+    static constexpr std::size_t levels = 3;
+    Index output_dim(std::size_t) const { return 1; }
+    Index parameter_dim(std::size_t) const { return 1; }  // plain Index: ignored, still compiles
+    void simulate(std::size_t level, const ConstVectorRef<double>& theta, std::uint64_t seed,
+                  VectorRef<double> x) const {
+        RandomStream rng(seed);
+        x(0) = theta(0) + standard_normal(rng) + static_cast<double>(level);
+    }
+};
+static_assert(MultilevelModel<IndexedModel>);
+}  // namespace
+
+TEST_CASE("generate_multilevel_dataset accepts any MultilevelModel", "[dataset]") {
+    const distributions::BoxUniform prior({0.0}, {1.0});
+    const auto data =
+        generate_multilevel_dataset(IndexedModel{}, prior, {.samples_per_level = {10, 5, 3}});
+    REQUIRE(data.level_count() == 3);
+    // Seed matching: the pair differs by exactly the level offset.
+    CHECK((data.levels[2].x_fine - data.levels[2].x_coarse).array().isApproxToConstant(1.0));
+}
+
 TEST_CASE("generate_dataset: single-level data for MC baselines", "[dataset]") {
     const gnk::HighLevel high;
     LevelReport report;

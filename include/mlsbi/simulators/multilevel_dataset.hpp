@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -277,8 +278,11 @@ template <MultilevelModel Multilevel, distributions::Prior P>
         require(model.output_dim(l) == d, caller, ": level ", l, " has output_dim ",
                 model.output_dim(l), " but level 0 has ", d,
                 " (seed-matched levels must produce the same kind of x)");
-        if constexpr (requires { model.parameter_dim(l); }) {
-            const auto declared = model.parameter_dim(l);
+        // Optional: MultilevelSimulator reports each level's declared parameter_dim().
+        if constexpr (requires {
+                          { model.parameter_dim(l) } -> std::same_as<std::optional<Index>>;
+                      }) {
+            const std::optional<Index> declared = model.parameter_dim(l);
             require(!declared || *declared == prior.dim(), caller, ": level ", l,
                     " expects theta of dimension ", declared.value_or(0), " but the prior has ",
                     prior.dim());
