@@ -4,11 +4,11 @@
 /// function, and x grids for metrics.
 ///
 /// x = Q(z) with z ~ N(0, 1) and Q increasing, so p(x) = phi(z) / Q'(z) at z = Q^{-1}(x):
-/// log p(x | theta) = log phi(z) - log Q'(z). The root is bracketed (starting from [-10, 10],
-/// doubled until it contains x) and found by safeguarded Newton (a Newton step when it stays
-/// inside the bracket, bisection otherwise), to a relative tolerance of a few ulps. The PyTorch
-/// reference (`exact_logpdf`: 80 bisections on [-10, 10] plus one Newton step) agrees to rounding
-/// wherever its bracket contains the root; outside it the reference saturates, we do not.
+/// log p(x | theta) = log phi(z) - log Q'(z). The root is found by safeguarded Newton (a bracket
+/// that tightens with the sign of every residual; bisection when a Newton step leaves it), to a
+/// relative tolerance of a few ulps, starting from the previous root along a vector of x. The
+/// PyTorch reference (`exact_logpdf`: 80 bisections on [-10, 10] plus one Newton step) agrees to
+/// rounding wherever its bracket contains the root; outside it the reference saturates, we do not.
 #pragma once
 
 #include <algorithm>
@@ -33,44 +33,67 @@ inline void check_density_theta(const ConstVectorRef<double>& theta, const char*
             theta(0), ", ", theta(1), ", ", theta(2), ", ", theta(3), ")");
 }
 
-// z with Q(z) = x; `guess` is a starting point (e.g. the previous root on a sorted grid).
-// Returns +-infinity when |x| is beyond Q(+-1e8) (density zero in double precision).
-inline double invert_quantile(double x, double a, double b, double g, double k, double guess) {
-    double lo = -10.0, hi = 10.0;
-    while (quantile(lo, a, b, g, k) > x) {
-        hi = lo;
-        lo *= 2.0;
-        if (lo < -1e8) return -std::numeric_limits<double>::infinity();
+// Q and Q' with the theta-only constants hoisted (the root finder's inner loop).
+struct QuantileFunction {
+    double a, b, half_g, kappa;
+    QuantileFunction(double a_, double b_, double g, double k)
+        : a(a_), b(b_), half_g(0.5 * g), kappa(std::log(k)) {}
+    [[nodiscard]] QuantileValue operator()(double z) const {
+        const double skew = std::tanh(half_g * z);
+        const double z2 = z * z;
+        const double power = std::exp(kappa * std::log1p(z2));
+        const double factor = 1.0 + skew_constant * skew;
+        return {a + b * factor * power * z, b * power *
+                                                (skew_constant * half_g * (1.0 - skew * skew) * z +
+                                                 factor * (1.0 + 2.0 * kappa * z2 / (1.0 + z2)))};
     }
-    while (quantile(hi, a, b, g, k) < x) {
-        lo = hi;
-        hi *= 2.0;
-        if (hi > 1e8) return std::numeric_limits<double>::infinity();
-    }
-    double z = (guess > lo && guess < hi) ? guess : 0.5 * (lo + hi);
-    for (int iteration = 0; iteration < 200; ++iteration) {
-        const QuantileValue q = quantile_and_derivative(z, a, b, g, k);
-        const double residual = q.value - x;
-        if (residual == 0.0) return z;
-        if (residual < 0.0)
-            lo = z;
-        else
-            hi = z;
-        double next = z - residual / q.derivative;
-        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);  // Newton left the bracket
+};
+
+// Root z of Q(z) = x and Q'(z) there.
+struct Root {
+    double z;
+    double derivative;
+};
+
+// Safeguarded Newton from `guess` (e.g. the previous root on a sorted grid). The bracket
+// [lo, hi] starts unbounded and tightens with the sign of every residual (Q is increasing);
+// a Newton step that leaves it is replaced by bisection, or by doubling the distance while one
+// side is still unbounded. Two to four evaluations per point on a fine grid. Returns z =
+// +-infinity when |z| would exceed 1e8 (density below 1e-300).
+inline Root invert_quantile(double x, const QuantileFunction& q, double guess) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    constexpr double tolerance = 4.0 * std::numeric_limits<double>::epsilon();
+    double lo = -inf, hi = inf, z = guess;
+    QuantileValue value = q(z);
+    for (int iteration = 0; iteration < 300; ++iteration) {
+        const double residual = value.value - x;
+        // Converged once the residual is at the rounding level of Q's two summands.
+        if (std::abs(residual) <= tolerance * (std::abs(q.a) + std::abs(value.value - q.a))) break;
+        (residual < 0.0 ? lo : hi) = z;
+        double next = z - residual / value.derivative;
+        if (!(next > lo && next < hi)) {  // Newton left the bracket (or overflowed)
+            if (std::isinf(hi))
+                next = z + 2.0 * std::max(1.0, std::abs(z));
+            else if (std::isinf(lo))
+                next = z - 2.0 * std::max(1.0, std::abs(z));
+            else
+                next = 0.5 * (lo + hi);
+        }
+        if (std::abs(next) > 1e8) return {next > 0 ? inf : -inf, 0.0};
         const double step = next - z;
         z = next;
-        if (std::abs(step) <= 4.0 * std::numeric_limits<double>::epsilon() * (1.0 + std::abs(z)) ||
-            hi - lo <= 4.0 * std::numeric_limits<double>::epsilon() * (1.0 + std::abs(z)))
+        value = q(z);
+        if (std::abs(step) <= tolerance * (1.0 + std::abs(z)) ||
+            hi - lo <= tolerance * (1.0 + std::abs(z)))
             break;
     }
-    return z;
+    return {z, value.derivative};
 }
 
-inline double log_density_at_root(double z, double a, double b, double g, double k) {
-    if (std::isinf(z)) return -std::numeric_limits<double>::infinity();
-    const QuantileValue q = quantile_and_derivative(z, a, b, g, k);
-    return -0.5 * z * z - 0.5 * std::log(2.0 * std::numbers::pi) - std::log(q.derivative);
+inline double log_density_at_root(const Root& root) {
+    if (std::isinf(root.z)) return -std::numeric_limits<double>::infinity();
+    return -0.5 * root.z * root.z - 0.5 * std::log(2.0 * std::numbers::pi) -
+           std::log(root.derivative);
 }
 
 }  // namespace detail
@@ -81,7 +104,9 @@ inline double log_density_at_root(double z, double a, double b, double g, double
 [[nodiscard]] inline double invert_quantile(double x, const ConstVectorRef<double>& theta) {
     detail::check_density_theta(theta, "gnk::invert_quantile");
     require(!std::isnan(x), "gnk::invert_quantile: x is NaN");
-    return detail::invert_quantile(x, theta(0), theta(1), theta(2), theta(3), 0.0);
+    return detail::invert_quantile(
+               x, detail::QuantileFunction(theta(0), theta(1), theta(2), theta(3)), 0.0)
+        .z;
 }
 
 /// log p(x_i | theta) of the high-fidelity g-and-k for every entry of x (any order; a sorted grid
@@ -95,13 +120,13 @@ inline void exact_log_density(const ConstVectorRef<double>& x, const ConstVector
     detail::check_density_theta(theta, "gnk::exact_log_density");
     require(out.size() == x.size(), "gnk::exact_log_density: out has ", out.size(), " entries for ",
             x.size(), " points");
-    const double a = theta(0), b = theta(1), g = theta(2), k = theta(3);
+    const detail::QuantileFunction q(theta(0), theta(1), theta(2), theta(3));
     double guess = 0.0;
     for (Index i = 0; i < x.size(); ++i) {
         require(!std::isnan(x(i)), "gnk::exact_log_density: x(", i, ") is NaN");
-        const double z = detail::invert_quantile(x(i), a, b, g, k, guess);
-        out(i) = detail::log_density_at_root(z, a, b, g, k);
-        if (std::isfinite(z)) guess = z;
+        const detail::Root root = detail::invert_quantile(x(i), q, guess);
+        out(i) = detail::log_density_at_root(root);
+        if (std::isfinite(root.z)) guess = root.z;
     }
 }
 
@@ -117,8 +142,8 @@ inline void exact_log_density(const ConstVectorRef<double>& x, const ConstVector
 [[nodiscard]] inline double exact_log_density(double x, const ConstVectorRef<double>& theta) {
     detail::check_density_theta(theta, "gnk::exact_log_density");
     require(!std::isnan(x), "gnk::exact_log_density: x is NaN");
-    const double a = theta(0), b = theta(1), g = theta(2), k = theta(3);
-    return detail::log_density_at_root(detail::invert_quantile(x, a, b, g, k, 0.0), a, b, g, k);
+    const detail::QuantileFunction q(theta(0), theta(1), theta(2), theta(3));
+    return detail::log_density_at_root(detail::invert_quantile(x, q, 0.0));
 }
 
 /// sum_j log p(x_j | theta) for m iid observations (the exact log-likelihood for MCMC).
@@ -126,13 +151,13 @@ inline void exact_log_density(const ConstVectorRef<double>& x, const ConstVector
 [[nodiscard]] inline double exact_log_likelihood(const ConstVectorRef<double>& x_obs,
                                                  const ConstVectorRef<double>& theta) {
     detail::check_density_theta(theta, "gnk::exact_log_likelihood");
-    const double a = theta(0), b = theta(1), g = theta(2), k = theta(3);
+    const detail::QuantileFunction q(theta(0), theta(1), theta(2), theta(3));
     double total = 0.0, guess = 0.0;
     for (Index i = 0; i < x_obs.size(); ++i) {
         require(!std::isnan(x_obs(i)), "gnk::exact_log_likelihood: x_obs(", i, ") is NaN");
-        const double z = detail::invert_quantile(x_obs(i), a, b, g, k, guess);
-        total += detail::log_density_at_root(z, a, b, g, k);
-        if (std::isfinite(z)) guess = z;
+        const detail::Root root = detail::invert_quantile(x_obs(i), q, guess);
+        total += detail::log_density_at_root(root);
+        if (std::isfinite(root.z)) guess = root.z;
     }
     return total;
 }
