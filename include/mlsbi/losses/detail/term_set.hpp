@@ -204,13 +204,30 @@ private:
                 " parameters, input_dim ", m_input_dim, ", context_dim ", m_context_dim, ")");
     }
 
-    // Runs body(k) for every task, in parallel; the first exception is rethrown after the loop.
+    // Runs body(k) for every task; the first exception is rethrown after the loop. Eigen must
+    // run its products single-threaded inside a task whatever the thread count, because its
+    // own GEMM splitting changes the rounding: inside a parallel region of >= 2 threads it does
+    // so by itself; the serial path (one task or one thread) caps OpenMP's thread count for
+    // the calling thread while it runs.
     template <class Body>
     void run_parallel(Body&& body) {
         const auto count = static_cast<long>(m_tasks.size());
+        const int threads = static_cast<int>(std::min<long>(thread_count(m_options.threads), count));
+        // Threads only pay off when the chunks besides the largest hold real work; otherwise a
+        // parallel region costs more than it saves (and much more on a loaded machine).
+        Index total = 0;
+        Index largest = 0;
+        for (const Chunk& c : m_tasks) {
+            total += c.count;
+            largest = std::max(largest, c.count);
+        }
         std::exception_ptr error;
-        const int threads = std::min<int>(thread_count(m_options.threads), std::max<long>(count, 1));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+        if (threads <= 1 || total - largest < min_parallel_columns) {
+            [[maybe_unused]] const SerialEigen serial;
+            for (long k = 0; k < count; ++k) body(static_cast<std::size_t>(k));
+            return;
+        }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (long k = 0; k < count; ++k) {
             try {
                 body(static_cast<std::size_t>(k));
@@ -221,6 +238,21 @@ private:
         }
         if (error) std::rethrow_exception(error);
     }
+
+    // Sets the calling thread's OpenMP thread count (which Eigen reads) to 1 for its lifetime.
+    struct SerialEigen {
+#ifdef _OPENMP
+        int saved = omp_get_max_threads();
+        SerialEigen() { omp_set_num_threads(1); }
+        ~SerialEigen() { omp_set_num_threads(saved); }
+#else
+        SerialEigen() = default;
+#endif
+        SerialEigen(const SerialEigen&) = delete;
+        SerialEigen& operator=(const SerialEigen&) = delete;
+    };
+
+    static constexpr Index min_parallel_columns = 256;
 
     std::vector<LossTerm<Scalar>> m_terms;
     LossOptions m_options;

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// \brief The training loop shared by MC and MLMC training: per-term gradients, gradient
+/// adjustment (Algorithm 1), clipping, Adam; full-batch or level-stratified mini-batch epochs;
+/// fixed epochs or early stopping; a summary with a status instead of throwing mid-loop.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "mlsbi/losses/loss_terms.hpp"
+#include "mlsbi/optimizers/adam.hpp"
+#include "mlsbi/optimizers/clipping.hpp"
+#include "mlsbi/optimizers/gradient_adjustment.hpp"
+#include "mlsbi/rng/random_stream.hpp"
+
+namespace mlsbi::training {
+
+/// Options of `train`. Defaults are the paper's ML training: full batch, fixed epochs, Adam
+/// (lr 1e-4, betas 0.85/0.999), both gradient adjustments, clipping at norm 5.
+struct TrainingOptions {
+    int max_epochs = 1000;          ///< epochs to run (>= 1); the cap when early stopping
+    Index batches_per_epoch = 1;    ///< 1 = full batch (paper); B > 1 = B level-stratified
+                                    ///< mini-batches per epoch (B <= smallest level size)
+    bool early_stopping = false;    ///< stop after `patience` epochs without a better
+                                    ///< validation loss (needs a validation loss)
+    int patience = 20;              ///< >= 1
+    double min_improvement = 0;     ///< a validation loss counts as better if below best - this
+    bool restore_best = true;       ///< with a validation loss: end with the best-validated weights
+    bool fit_standardization = true;  ///< call loss.fit_standardization(estimator) first (off to
+                                      ///< fine-tune a network that keeps its z-scoring)
+    optimizers::AdamOptions adam{};
+    optimizers::GradientAdjustmentOptions adjustment{};  ///< used when the loss has > 1 term
+    double max_gradient_norm = optimizers::default_max_gradient_norm;  ///< > 0; +inf disables
+    /// A training loss with |loss| above this counts as diverged (status `diverged`): an MLMC
+    /// loss is unbounded below when the corrections run away (METHOD.md Sec. 3), and a mean NLL
+    /// of 1e8 nats is garbage in any units. +inf disables.
+    double divergence_threshold = 1e8;
+    std::uint64_t shuffle_seed = 0;  ///< seeds the per-epoch shuffles of mini-batch mode
+    bool progress = true;            ///< print a progress line on stderr
+    double progress_interval = 1.0;  ///< seconds between progress lines (>= 0)
+    std::string label = "train";     ///< prefix of the progress line
+
+    /// \throws std::invalid_argument naming the invalid field.
+    void validate() const {
+        require(max_epochs >= 1, "TrainingOptions: max_epochs must be >= 1, got ", max_epochs);
+        require(batches_per_epoch >= 1, "TrainingOptions: batches_per_epoch must be >= 1, got ",
+                batches_per_epoch);
+        require(patience >= 1, "TrainingOptions: patience must be >= 1, got ", patience);
+        require(min_improvement >= 0, "TrainingOptions: min_improvement must be >= 0, got ",
+                min_improvement);
+        require(max_gradient_norm > 0, "TrainingOptions: max_gradient_norm must be positive, got ",
+                max_gradient_norm);
+        require(progress_interval >= 0, "TrainingOptions: progress_interval must be >= 0");
+        require(divergence_threshold > 0, "TrainingOptions: divergence_threshold must be positive, got ",
+                divergence_threshold);
+        adam.validate();
+        adjustment.validate();
+    }
+};
+
+/// Why training ended.
+enum class TrainingStatus {
+    completed,            ///< ran max_epochs
+    early_stopped,        ///< no validation improvement for `patience` epochs
+    non_finite_loss,      ///< a training or validation loss, or a gradient, was NaN or inf
+    diverged,             ///< |training loss| exceeded divergence_threshold
+    stopped_by_callback,  ///< the epoch callback returned false
+};
+
+[[nodiscard]] inline const char* to_string(TrainingStatus status) {
+    switch (status) {
+        case TrainingStatus::completed: return "completed";
+        case TrainingStatus::early_stopped: return "early_stopped";
+        case TrainingStatus::non_finite_loss: return "non_finite_loss";
+        case TrainingStatus::diverged: return "diverged";
+        case TrainingStatus::stopped_by_callback: return "stopped_by_callback";
+    }
+    return "unknown";
+}
+
+/// What `train` did. Epochs are counted from 1; `training_loss[e - 1]` belongs to epoch e.
+struct TrainingSummary {
+    TrainingStatus status = TrainingStatus::completed;
+    std::string message;                 ///< one line: why it stopped and which weights it kept
+    int epochs = 0;                      ///< epochs completed
+    long steps = 0;                      ///< optimizer steps taken
+    std::vector<double> training_loss;   ///< mean over the epoch's batches of the training loss
+                                         ///< (full batch: the loss before the epoch's step)
+    std::vector<double> validation_loss; ///< after each epoch (empty without validation)
+    int best_epoch = 0;                  ///< epoch of the best validation loss (0: none, or the
+                                         ///< initial weights)
+    double best_validation_loss = std::numeric_limits<double>::infinity();
+    bool restored_best = false;          ///< the estimator ends with the best-validated (or, after a
+                                         ///< non-finite loss, the last finite) weights
+    long conflicts = 0;                  ///< steps where <g_0, g_c> < 0
+    long projections = 0;                ///< steps where the projection was applied
+    long clipped = 0;                    ///< steps where the gradient was clipped
+    double seconds = 0;                  ///< wall time
+
+    [[nodiscard]] bool ok() const {
+        return status == TrainingStatus::completed || status == TrainingStatus::early_stopped;
+    }
+};
+
+/// Per-step report for callbacks (references valid during the call only).
+struct StepReport {
+    int epoch = 0;        ///< 1-based
+    Index batch = 0;      ///< 0-based within the epoch
+    long step = 0;        ///< 1-based count of optimizer steps
+    double loss = 0;      ///< the batch's total loss
+    const std::vector<double>* term_values = nullptr;  ///< h_0, zeta_1^+, zeta_1^-, ...
+    const optimizers::GradientAdjustmentDiagnostics* adjustment = nullptr;  ///< norms, cosine,
+                                                                             ///< conflict, projection
+    double gradient_norm = 0;  ///< norm of the combined gradient before clipping
+    bool clipped = false;
+};
+
+/// Per-epoch report for callbacks.
+struct EpochReport {
+    int epoch = 0;
+    int max_epochs = 0;
+    double training_loss = 0;
+    double validation_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation
+    double best_validation_loss = std::numeric_limits<double>::infinity();
+    double seconds = 0;  ///< elapsed since training started
+};
+
+/// Optional callbacks; `on_epoch` returning false stops training (status stopped_by_callback).
+struct TrainingCallbacks {
+    std::function<void(const StepReport&)> on_step;
+    std::function<bool(const EpochReport&)> on_epoch;
+};
+
+/// A loss `train` can minimise: losses::McLoss and losses::MlmcLoss satisfy it.
+template <class L, class Estimator>
+concept TrainingLoss = requires(L& loss, const L& cl, Estimator& est, const Estimator& cest,
+                                MatrixRef<typename Estimator::Scalar> grads,
+                                std::vector<double>& values, losses::BatchSlice slice,
+                                std::uint64_t seed) {
+    { cl.term_count() } -> std::convertible_to<Index>;
+    { cl.max_batches() } -> std::convertible_to<Index>;
+    { cl.fit_standardization(est) };
+    { loss.evaluate(cest, grads, values, slice) } -> std::convertible_to<double>;
+    { loss.shuffle(seed) };
+};
+
+/// A validation loss: anything with `value(estimator)` (McLoss, MlmcLoss, or a user functor
+/// wrapped to that shape).
+template <class V, class Estimator>
+concept ValidationLoss = requires(V& v, const Estimator& est) {
+    { v.value(est) } -> std::convertible_to<double>;
+};
+
+/// Placeholder validation type of the no-validation overload.
+struct NoValidation {
+    template <class Estimator>
+    double value(const Estimator&) const { return 0; }
+};
+
+namespace detail {
+
+inline std::string format_seconds(double s) {
+    char buffer[32];
+    if (s < 60)
+        std::snprintf(buffer, sizeof buffer, "%.1fs", s);
+    else if (s < 3600)
+        std::snprintf(buffer, sizeof buffer, "%dm%02ds", int(s) / 60, int(s) % 60);
+    else
+        std::snprintf(buffer, sizeof buffer, "%dh%02dm", int(s) / 3600, (int(s) % 3600) / 60);
+    return buffer;
+}
+
+inline void print_progress(const TrainingOptions& o, int epoch, double loss, double validation,
+                           bool has_validation, double elapsed) {
+    const double eta = elapsed / epoch * (o.max_epochs - epoch);
+    if (has_validation)
+        std::fprintf(stderr, "[%s] epoch %d/%d  loss %.5g  val %.5g  elapsed %s  ETA %s\n",
+                     o.label.c_str(), epoch, o.max_epochs, loss, validation,
+                     format_seconds(elapsed).c_str(), format_seconds(eta).c_str());
+    else
+        std::fprintf(stderr, "[%s] epoch %d/%d  loss %.5g  elapsed %s  ETA %s\n", o.label.c_str(),
+                     epoch, o.max_epochs, loss, format_seconds(elapsed).c_str(),
+                     format_seconds(eta).c_str());
+}
+
+}  // namespace detail
+
+/// Trains `estimator` by minimising `loss`, optionally monitoring `validation`.
+///
+/// Each step: the loss returns the per-term gradients (1 term for MC, 2L + 1 for MLMC);
+/// GradientAdjustment combines them (Algorithm 1; a single term passes through); the result is
+/// clipped to `max_gradient_norm` and Adam steps. One epoch is one full-batch step, or
+/// `batches_per_epoch` steps over level-stratified mini-batches of a freshly shuffled loss.
+///
+/// After every epoch the validation loss (if any) is evaluated; the best weights are kept in a
+/// copy. Training ends at max_epochs, by early stopping, by the callback, or at the first
+/// non-finite loss or gradient, or when |loss| exceeds divergence_threshold. Final weights:
+/// - with a validation loss and restore_best: the best-validated weights (including when a
+///   non-finite loss stopped training; the initial weights if no epoch validated finitely);
+/// - without one: the last weights, except after a non-finite or diverged loss, when the
+///   weights with the lowest training loss are restored (full batch: exactly the weights that
+///   loss was evaluated at; mini-batch: the weights at the end of that epoch). Caveat: an
+///   MLMC loss diverges towards -inf, so its lowest training loss belongs to already damaged
+///   weights; give MLMC runs a validation loss when the best weights matter.
+/// Bad options or shapes throw std::invalid_argument before training starts; problems during
+/// training are reported in the summary's status, never thrown.
+/// \tparam Estimator a losses::TrainableEstimator.
+template <class Estimator, class Loss, class Validation>
+    requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+             ValidationLoss<Validation, Estimator>
+TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
+                      const TrainingOptions& options, const TrainingCallbacks& callbacks = {}) {
+    using Scalar = typename Estimator::Scalar;
+    using Clock = std::chrono::steady_clock;
+    options.validate();
+    const bool has_validation = validation != nullptr && !std::is_same_v<Validation, NoValidation>;
+    require(!options.early_stopping || has_validation,
+            "train: early_stopping needs a validation loss");
+    require(options.batches_per_epoch <= loss.max_batches(), "train: batches_per_epoch (",
+            options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(), ")");
+
+    const auto start = Clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+    if (options.fit_standardization) loss.fit_standardization(estimator);
+
+    Vector<Scalar>& params = estimator.parameters();
+    const Index p = params.size();
+    optimizers::Adam<Scalar> adam(p, options.adam);
+    optimizers::GradientAdjustment<Scalar> adjustment(options.adjustment);
+    Matrix<Scalar> term_gradients(p, loss.term_count());
+    Vector<Scalar> gradient(p);
+    std::vector<double> term_values;
+
+    TrainingSummary summary;
+    Vector<Scalar> best_params = params;        // best validated (or initial) weights
+    Vector<Scalar> best_train_params = params;  // lowest finite training loss (no validation)
+    Vector<Scalar> epoch_start = params;        // weights at the start of the epoch
+    double best_train_loss = std::numeric_limits<double>::infinity();
+    int epochs_without_improvement = 0;
+    double last_print = -std::numeric_limits<double>::infinity();
+    summary.status = TrainingStatus::completed;
+
+    auto stop_non_finite = [&](const std::string& what) {
+        summary.status = TrainingStatus::non_finite_loss;
+        summary.message = what;
+    };
+    auto failed = [&] {
+        return summary.status == TrainingStatus::non_finite_loss ||
+               summary.status == TrainingStatus::diverged;
+    };
+
+    for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
+        const Index batches = options.batches_per_epoch;
+        if (batches > 1) loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(epoch)));
+        // Full batch: the epoch's loss is that of the weights before its step.
+        if (batches == 1) epoch_start = params;
+        double epoch_loss = 0;
+        bool finite = true;
+        for (Index b = 0; b < batches && finite; ++b) {
+            const double batch_loss =
+                loss.evaluate(estimator, term_gradients, term_values, losses::BatchSlice{b, batches});
+            if (!std::isfinite(batch_loss)) {
+                stop_non_finite(message("training loss is ", batch_loss, " at epoch ", epoch,
+                                        ", batch ", b));
+                finite = false;
+                break;
+            }
+            if (std::abs(batch_loss) > options.divergence_threshold) {
+                summary.status = TrainingStatus::diverged;
+                summary.message = message("training loss ", batch_loss, " at epoch ", epoch, ", batch ",
+                                          b, " exceeds the divergence threshold ",
+                                          options.divergence_threshold);
+                finite = false;
+                break;
+            }
+            epoch_loss += batch_loss / double(batches);
+            const auto& diag = adjustment.adjust(term_gradients, gradient);
+            const double norm = optimizers::clip_by_global_norm<Scalar>(gradient, options.max_gradient_norm);
+            if (!std::isfinite(norm) || !gradient.allFinite()) {
+                stop_non_finite(message("gradient norm is ", norm, " at epoch ", epoch, ", batch ", b));
+                finite = false;
+                break;
+            }
+            adam.step(params, gradient);
+            ++summary.steps;
+            summary.conflicts += diag.conflict ? 1 : 0;
+            summary.projections += diag.projected ? 1 : 0;
+            const bool clipped = norm > options.max_gradient_norm;
+            summary.clipped += clipped ? 1 : 0;
+            if (callbacks.on_step)
+                callbacks.on_step(StepReport{epoch, b, summary.steps, batch_loss, &term_values, &diag,
+                                             norm, clipped});
+        }
+        if (!finite) break;
+        summary.training_loss.push_back(epoch_loss);
+        summary.epochs = epoch;
+        if (epoch_loss < best_train_loss) {
+            best_train_loss = epoch_loss;
+            // Full batch: epoch_loss was evaluated exactly at the epoch's starting weights.
+            best_train_params = batches == 1 ? epoch_start : params;
+        }
+
+        double validation_value = std::numeric_limits<double>::quiet_NaN();
+        if (has_validation) {
+            validation_value = validation->value(estimator);
+            summary.validation_loss.push_back(validation_value);
+            if (!std::isfinite(validation_value)) {
+                stop_non_finite(message("validation loss is ", validation_value, " at epoch ", epoch));
+                break;
+            }
+            if (validation_value < summary.best_validation_loss - options.min_improvement) {
+                summary.best_validation_loss = validation_value;
+                summary.best_epoch = epoch;
+                best_params = params;
+                epochs_without_improvement = 0;
+            } else {
+                ++epochs_without_improvement;
+            }
+        }
+
+        const double now = elapsed();
+        if (options.progress && (now - last_print >= options.progress_interval || epoch == options.max_epochs)) {
+            detail::print_progress(options, epoch, epoch_loss, validation_value, has_validation, now);
+            last_print = now;
+        }
+        if (callbacks.on_epoch &&
+            !callbacks.on_epoch(EpochReport{epoch, options.max_epochs, epoch_loss, validation_value,
+                                            summary.best_validation_loss, now})) {
+            summary.status = TrainingStatus::stopped_by_callback;
+            summary.message = message("stopped by the epoch callback after epoch ", epoch);
+            break;
+        }
+        if (options.early_stopping && epochs_without_improvement >= options.patience) {
+            summary.status = TrainingStatus::early_stopped;
+            summary.message = message("no validation improvement for ", options.patience,
+                                      " epochs; best epoch ", summary.best_epoch);
+            break;
+        }
+    }
+
+    // Choose the final weights.
+    if (has_validation && (options.restore_best || failed())) {
+        params = best_params;
+        summary.restored_best = true;
+    } else if (failed()) {
+        if (std::isfinite(best_train_loss)) params = best_train_params;
+        else params = best_params;  // the initial weights
+        summary.restored_best = true;
+    }
+    if (summary.message.empty()) summary.message = message("completed ", summary.epochs, " epochs");
+    if (summary.restored_best)
+        summary.message += has_validation
+                               ? message("; restored the weights of epoch ", summary.best_epoch,
+                                         " (validation loss ", summary.best_validation_loss, ")")
+                               : message("; restored the weights with the lowest training loss (",
+                                         best_train_loss, ")");
+    summary.seconds = elapsed();
+    if (options.progress)
+        std::fprintf(stderr, "[%s] %s: %s (%s)\n", options.label.c_str(), to_string(summary.status),
+                     summary.message.c_str(), detail::format_seconds(summary.seconds).c_str());
+    return summary;
+}
+
+/// Training without a validation loss (fixed epochs; the paper's ML mode).
+template <class Estimator, class Loss>
+    requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator>
+TrainingSummary train(Estimator& estimator, Loss& loss, const TrainingOptions& options,
+                      const TrainingCallbacks& callbacks = {}) {
+    return train(estimator, loss, static_cast<NoValidation*>(nullptr), options, callbacks);
+}
+
+}  // namespace mlsbi::training
