@@ -147,6 +147,8 @@ inline void exact_log_density(const ConstVectorRef<double>& x, const ConstVector
 }
 
 /// sum_j log p(x_j | theta) for m iid observations (the exact log-likelihood for MCMC).
+/// Sort x_obs once beforehand (the sum does not depend on the order): each root then starts from
+/// its neighbour's, about 4.4 instead of 6.3 quantile evaluations per observation (m = 100).
 /// \throws as exact_log_density.
 [[nodiscard]] inline double exact_log_likelihood(const ConstVectorRef<double>& x_obs,
                                                  const ConstVectorRef<double>& theta) {
