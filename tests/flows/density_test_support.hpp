@@ -15,6 +15,11 @@
 
 namespace mlsbi::test_support {
 
+// Eigen's OpenMP-parallel GEMM spins on these small products (the fits ran 20x slower on a
+// loaded 2-core machine); every test of a translation unit including this header runs Eigen on
+// one thread (the library parallelises over samples instead).
+inline const bool eigen_single_threaded = (Eigen::setNbThreads(1), true);
+
 template <typename Scalar>
 Matrix<Scalar> uniform_matrix(Index rows, Index cols, RandomStream& rng, double low, double high) {
     Matrix<Scalar> m(rows, cols);
@@ -172,9 +177,6 @@ template <flows::ConditionalDensity D>
 double fit(Model<D>& model, const Matrix<typename D::Scalar>& y, const Matrix<typename D::Scalar>& c,
            int epochs, Index batch, const optimizers::AdamOptions& adam_options) {
     using Scalar = typename D::Scalar;
-    // Eigen's OpenMP-parallel GEMM spins on these small products (20x slower on a loaded 2-core
-    // machine); the library parallelises over samples instead.
-    Eigen::setNbThreads(1);
     optimizers::Adam<Scalar> adam(model.params.size(), adam_options);
     typename D::Workspace ws;
     Vector<Scalar> grad(model.params.size());

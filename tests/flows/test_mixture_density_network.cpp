@@ -8,8 +8,12 @@
 #include <cmath>
 #include <numbers>
 
+#include <sstream>
+
 #include "density_test_support.hpp"
+#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"
+#include "mlsbi/io/estimator_file.hpp"
 
 using namespace mlsbi;
 using test_support::Model;
@@ -275,6 +279,43 @@ TEST_CASE("MixtureDensityNetwork starts near equal weights and unit covariances"
     for (const auto& cov : mix.covariances)
         CHECK((cov - Matrix<double>::Identity(2, 2)).cwiseAbs().maxCoeff() < 0.3);
     CHECK((mix.means.col(0) - mix.means.col(1)).norm() > 1e-3);  // symmetry already broken
+}
+
+TEMPLATE_TEST_CASE("MixtureDensityNetwork inside ConditionalEstimator: gradients and save/load",
+                   "[flows][mdn]", float, double) {
+    using Scalar = TestType;
+    using Estimator = flows::ConditionalEstimator<Mdn<Scalar>>;
+    const auto options = mdn_options<Scalar>(2, 3, 2, nn::Activation::tanh, {10, 10});
+    Estimator est(options, 42);
+    RandomStream rng(6);
+    const Matrix<Scalar> y = test_support::uniform_matrix<Scalar>(2, 7, rng, 5, 9);
+    const Matrix<Scalar> c = test_support::uniform_matrix<Scalar>(3, 7, rng, -20, 30);
+    est.fit_standardization(y, c);
+    const Vector<Scalar> w = test_support::uniform_matrix<Scalar>(7, 1, rng, -1, 1);
+    typename Estimator::Workspace ws;
+    Vector<Scalar> grad = Vector<Scalar>::Zero(est.parameter_count());
+    est.log_prob_gradient(y, c, w, grad, ws);
+    const Vector<Scalar> p0 = est.parameters();
+    auto value = [&](const Vector<Scalar>& p) {
+        Estimator copy = est;
+        copy.parameters() = p;
+        return w.template cast<double>().dot(copy.log_prob(y, c).template cast<double>());
+    };
+    const auto result = testing::check_gradient<Scalar>(value, p0, grad);
+    INFO(result.report());
+    CHECK(result.passed);
+
+    std::stringstream file;
+    io::save_estimator(est, file);
+    Estimator loaded(options, 7);
+    io::load_estimator(loaded, file);
+    CHECK(loaded.log_prob(y, c) == est.log_prob(y, c));
+    auto other = options;
+    other.components = 3;
+    flows::ConditionalEstimator<Mdn<Scalar>> mismatched(other, 7);
+    std::stringstream again;
+    io::save_estimator(est, again);
+    CHECK_THROWS_WITH(io::load_estimator(mismatched, again), Catch::Contains("architecture mismatch"));
 }
 
 // ---- Fits ------------------------------------------------------------------------------------
