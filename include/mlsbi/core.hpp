@@ -1,0 +1,8 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// \brief Module umbrella: types, errors and the flat parameter layout.
+#pragma once
+
+#include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/parameter_layout.hpp"
+#include "mlsbi/core/types.hpp"
