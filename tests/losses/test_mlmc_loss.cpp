@@ -11,6 +11,7 @@
 #include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/diagonal_gaussian.hpp"
 #include "mlsbi/losses.hpp"
+#include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/testing/gradient_check.hpp"
 
 using namespace mlsbi;
@@ -367,4 +368,24 @@ TEMPLATE_TEST_CASE("MC loss is the mean negative log-likelihood with its gradien
                       Catch::Contains("x has 3 columns but theta has 4"));
     CHECK_THROWS_WITH(McLoss<Estimator<Scalar>>(est, Matrix<double>(2, 0), Matrix<double>(1, 0), Task::nle),
                       Catch::Equals("McLoss: data has 0 samples"));
+}
+
+static_assert(losses::MultilevelData<simulators::MultilevelDataset>);
+static_assert(!losses::MultilevelData<Level>);
+static_assert(losses::TrainableEstimator<Estimator<float>>);
+static_assert(!losses::TrainableEstimator<flows::DiagonalGaussian<float>>);
+
+TEST_CASE("MlmcLoss reads simulators::MultilevelDataset", "[losses][mlmc]") {
+    const Data data = make_data({12, 6}, 31);
+    std::vector<simulators::LevelData> levels(2);
+    for (std::size_t l = 0; l < 2; ++l) {
+        levels[l].theta = data.levels[l].theta;
+        levels[l].x_fine = data.levels[l].x_fine;
+        levels[l].x_coarse = data.levels[l].x_coarse;
+    }
+    const auto dataset = simulators::dataset_from_arrays(levels);
+    const Estimator<double> est = make_estimator<double>(Task::nle);
+    MlmcLoss<Estimator<double>> from_dataset(est, dataset, Task::nle);
+    MlmcLoss<Estimator<double>> from_struct(est, data, Task::nle);
+    CHECK(from_dataset.value(est) == from_struct.value(est));
 }

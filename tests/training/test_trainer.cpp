@@ -48,8 +48,8 @@ double simulate(double theta, double z, int level) {
 }
 
 // n seed-matched samples of `level` (level 0: G_0 only; level 1: G_1 and G_0 at the same z).
-training::LevelArrays make_level(Index n, int level, std::uint64_t seed) {
-    training::LevelArrays a;
+simulators::LevelData make_level(Index n, int level, std::uint64_t seed) {
+    simulators::LevelData a;
     a.theta.resize(1, n);
     a.x_fine.resize(1, n);
     if (level > 0) a.x_coarse.resize(1, n);
@@ -64,8 +64,8 @@ training::LevelArrays make_level(Index n, int level, std::uint64_t seed) {
     return a;
 }
 
-training::MultilevelArrays make_data(Index n0, Index n1, std::uint64_t seed) {
-    training::MultilevelArrays data;
+simulators::MultilevelDataset make_data(Index n0, Index n1, std::uint64_t seed) {
+    simulators::MultilevelDataset data;
     data.levels.push_back(make_level(n0, 0, seed));
     data.levels.push_back(make_level(n1, 1, seed));
     return data;
@@ -74,7 +74,7 @@ training::MultilevelArrays make_data(Index n0, Index n1, std::uint64_t seed) {
 // Expected forward KL(p || q) over the test thetas: mean test NLL minus the true conditional
 // entropy E[log sd + log(2 pi)/2 + 1/2].
 template <class Est>
-double forward_kl(const Est& est, const training::LevelArrays& test) {
+double forward_kl(const Est& est, const simulators::LevelData& test) {
     using Scalar = typename Est::Scalar;
     const Vector<Scalar> lq = est.log_prob(test.x_fine.cast<Scalar>(), test.theta.cast<Scalar>());
     double entropy = 0;
@@ -376,7 +376,7 @@ TEST_CASE("MLMC training with a close low-fidelity level beats MC on the same hi
     // (the baseline: 10% validation, patience 20, best weights). Metric: forward KL from the
     // true conditional, estimated on 4000 fresh high-fidelity test pairs. In exploratory runs
     // over 8 seeds the KLs were ML 0.014-0.091 and MC 0.25-0.72 (worst-case ratio 0.28).
-    const training::LevelArrays test = make_level(4000, 1, 999);
+    const simulators::LevelData test = make_level(4000, 1, 999);
     double kl_ml_sum = 0;
     double kl_mc_sum = 0;
     for (std::uint64_t seed : {1, 2, 3, 4}) {

@@ -12,6 +12,7 @@
 
 #include "mlsbi/losses/mc_loss.hpp"
 #include "mlsbi/losses/mlmc_loss.hpp"
+#include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training/trainer.hpp"
 
 namespace mlsbi::training {
@@ -44,33 +45,26 @@ struct IndexSplit {
     return split;
 }
 
-/// Seed-matched arrays of one level (satisfies what losses::MultilevelData reads).
-struct LevelArrays {
-    Matrix<double> theta;     ///< d_theta x n
-    Matrix<double> x_fine;    ///< d_x x n, G_l
-    Matrix<double> x_coarse;  ///< d_x x n, G_{l-1} (empty at level 0)
-};
-
-/// A multilevel data set as plain arrays (satisfies losses::MultilevelData).
-struct MultilevelArrays {
-    std::vector<LevelArrays> levels;
-    [[nodiscard]] std::size_t level_count() const { return levels.size(); }
-};
-
-/// Splits every level's seed-matched pairs (pairs stay whole) into training and validation
-/// parts, holding out `fraction` of each level (at least one sample per level).
+/// Splits every level's seed-matched samples (pairs stay whole; seeds follow when the data have
+/// them) into training and validation parts, holding out `fraction` of each level (at least one
+/// sample per level).
+/// \throws std::invalid_argument if a level is too small to split (see split_indices).
 template <losses::MultilevelData Data>
-[[nodiscard]] std::pair<MultilevelArrays, MultilevelArrays> split_levels(const Data& data, double fraction,
-                                                                         std::uint64_t seed) {
-    std::pair<MultilevelArrays, MultilevelArrays> out;
+[[nodiscard]] std::pair<simulators::MultilevelDataset, simulators::MultilevelDataset> split_levels(
+    const Data& data, double fraction, std::uint64_t seed) {
+    std::pair<simulators::MultilevelDataset, simulators::MultilevelDataset> out;
     for (std::size_t l = 0; l < data.levels.size(); ++l) {
         const auto& level = data.levels[l];
         const IndexSplit split = split_indices(level.theta.cols(), fraction, derive_seed(seed, l));
         auto take = [&](const std::vector<Index>& idx) {
-            LevelArrays a;
+            simulators::LevelData a;
             a.theta = level.theta(Eigen::all, idx);
             a.x_fine = level.x_fine(Eigen::all, idx);
             if (l > 0) a.x_coarse = level.x_coarse(Eigen::all, idx);
+            if constexpr (requires { level.seeds.size(); }) {
+                if (!level.seeds.empty())
+                    for (Index i : idx) a.seeds.push_back(level.seeds[static_cast<std::size_t>(i)]);
+            }
             return a;
         };
         out.first.levels.push_back(take(split.train));
