@@ -4,7 +4,6 @@
 // NLE and NPE, chunked); results are bit-identical for any thread count; mini-batch slices and
 // shuffling keep the seed-matched pairs; per-level diagnostics; bad input gets clear errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -236,10 +235,12 @@ TEST_CASE("Per-level diagnostics of the loss differences", "[losses][mlmc]") {
         Eigen::Matrix<double, 2, Eigen::Dynamic> both(2, 20);
         both.row(0) = f1.transpose();
         both.row(1) = f0.transpose();
-        const Eigen::Matrix2d centered_cov =
-            (both.colwise() - both.rowwise().mean()) * (both.colwise() - both.rowwise().mean()).transpose() / 19.0;
+        const Eigen::Matrix2d centered_cov = (both.colwise() - both.rowwise().mean()) *
+                                             (both.colwise() - both.rowwise().mean()).transpose() /
+                                             19.0;
         CHECK(d[1].correlation ==
-              Approx(centered_cov(0, 1) / std::sqrt(centered_cov(0, 0) * centered_cov(1, 1))).epsilon(1e-10));
+              Approx(centered_cov(0, 1) / std::sqrt(centered_cov(0, 0) * centered_cov(1, 1)))
+                  .epsilon(1e-10));
         CHECK(d[0].correlation == 0.0);
         CHECK(d[0].variance == Approx(d[0].variance_fine));
         CHECK(d[1].correlation > 0.5);  // close levels: strongly correlated losses
@@ -277,19 +278,24 @@ TEST_CASE("MLMC loss rejects bad input with messages naming the level", "[losses
     SECTION("empty level") {
         Data data = make_data({10, 5, 4}, 1);
         data.levels[2] = Level{Matrix<double>(2, 0), Matrix<double>(1, 0), Matrix<double>(1, 0)};
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle), Catch::Equals("MlmcLoss: level 2 has 0 samples"));
+        CHECK_THROWS_WITH(Loss(est, data, Task::nle),
+                          Catch::Equals("MlmcLoss: level 2 has 0 samples"));
     }
     SECTION("theta dimension") {
         Data data = make_data({10, 5}, 1);
         data.levels[1].theta = Matrix<double>::Zero(3, 5);
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle),
-                          Catch::StartsWith("MlmcLoss: level 1 theta has 3 rows, expected the estimator's context_dim 2"));
+        CHECK_THROWS_WITH(
+            Loss(est, data, Task::nle),
+            Catch::StartsWith(
+                "MlmcLoss: level 1 theta has 3 rows, expected the estimator's context_dim 2"));
     }
     SECTION("x dimension, with the task's roles") {
         Data data = make_data({10, 5}, 1);
         data.levels[0].x_fine = Matrix<double>::Zero(2, 10);
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle),
-                          Catch::StartsWith("MlmcLoss: level 0 x_fine has 2 rows, expected the estimator's input_dim 1"));
+        CHECK_THROWS_WITH(
+            Loss(est, data, Task::nle),
+            Catch::StartsWith(
+                "MlmcLoss: level 0 x_fine has 2 rows, expected the estimator's input_dim 1"));
         const Estimator<double> npe = make_estimator<double>(Task::npe);
         Data ok = make_data({10, 5}, 1);
         CHECK_NOTHROW(Loss(npe, ok, Task::npe));
@@ -298,8 +304,9 @@ TEST_CASE("MLMC loss rejects bad input with messages naming the level", "[losses
     SECTION("x_coarse column count") {
         Data data = make_data({10, 5}, 1);
         data.levels[1].x_coarse = Matrix<double>::Zero(1, 4);
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle),
-                          Catch::StartsWith("MlmcLoss: level 1 x_coarse has 4 columns but theta has 5"));
+        CHECK_THROWS_WITH(
+            Loss(est, data, Task::nle),
+            Catch::StartsWith("MlmcLoss: level 1 x_coarse has 4 columns but theta has 5"));
     }
     SECTION("non-finite simulation") {
         Data data = make_data({10, 5}, 1);
@@ -309,7 +316,8 @@ TEST_CASE("MLMC loss rejects bad input with messages naming the level", "[losses
                               Catch::Contains("column 3"));
         data = make_data({10, 5}, 1);
         data.levels[0].theta(1, 7) = std::numeric_limits<double>::infinity();
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle), Catch::StartsWith("MlmcLoss: level 0 theta: non-finite"));
+        CHECK_THROWS_WITH(Loss(est, data, Task::nle),
+                          Catch::StartsWith("MlmcLoss: level 0 theta: non-finite"));
     }
     SECTION("a different estimator at evaluation") {
         const Data data = make_data({10, 5}, 1);
@@ -321,13 +329,15 @@ TEST_CASE("MLMC loss rejects bad input with messages naming the level", "[losses
         const Estimator<double> other(o);
         Matrix<double> g(other.parameter_count(), 3);
         std::vector<double> v;
-        CHECK_THROWS_WITH(loss.evaluate(other, g, v), Catch::Contains("differs from the one the loss was built for"));
+        CHECK_THROWS_WITH(loss.evaluate(other, g, v),
+                          Catch::Contains("differs from the one the loss was built for"));
         Matrix<double> wrong(est.parameter_count(), 2);
         CHECK_THROWS_WITH(loss.evaluate(est, wrong, v), Catch::Contains("term_gradients must be"));
     }
     SECTION("options") {
         const Data data = make_data({10, 5}, 1);
-        CHECK_THROWS_WITH(Loss(est, data, Task::nle, LossOptions{.chunk_size = 0}), Catch::Contains("chunk_size"));
+        CHECK_THROWS_WITH(Loss(est, data, Task::nle, LossOptions{.chunk_size = 0}),
+                          Catch::Contains("chunk_size"));
     }
 }
 
@@ -366,8 +376,9 @@ TEMPLATE_TEST_CASE("MC loss is the mean negative log-likelihood with its gradien
     const Matrix<double> theta = Matrix<double>::Zero(2, 4);
     CHECK_THROWS_WITH(McLoss<Estimator<Scalar>>(est, theta, Matrix<double>::Zero(1, 3), Task::nle),
                       Catch::Contains("x has 3 columns but theta has 4"));
-    CHECK_THROWS_WITH(McLoss<Estimator<Scalar>>(est, Matrix<double>(2, 0), Matrix<double>(1, 0), Task::nle),
-                      Catch::Equals("McLoss: data has 0 samples"));
+    CHECK_THROWS_WITH(
+        McLoss<Estimator<Scalar>>(est, Matrix<double>(2, 0), Matrix<double>(1, 0), Task::nle),
+        Catch::Equals("McLoss: data has 0 samples"));
 }
 
 static_assert(losses::MultilevelData<simulators::MultilevelDataset>);

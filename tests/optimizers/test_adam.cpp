@@ -64,7 +64,7 @@ TEST_CASE("Adam reset forgets the moments", "[optimizers][adam]") {
     CHECK(adam.steps() == 0);
     Vector<double> q = Vector<double>::Zero(1);
     adam.step(q, g);
-    CHECK(q(0) == first);  // bit-identical to a fresh optimizer's first step
+    CHECK(q(0) == first);                        // bit-identical to a fresh optimizer's first step
     CHECK(first == Approx(-0.1).epsilon(1e-6));  // the first step has size lr
 }
 

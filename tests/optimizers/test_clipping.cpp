@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for optimizers/clipping.hpp: global-norm clipping as torch's clip_grad_norm_.
 #include <catch2/catch.hpp>
-
 #include <limits>
 
 #include "mlsbi/optimizers/clipping.hpp"

@@ -64,7 +64,8 @@ TEMPLATE_TEST_CASE("Rescaling gives each g_l^- the norm of g_l^+", "[optimizers]
     CHECK_FALSE(d.projected);
 
     SECTION("rescale off: plain sum") {
-        GradientAdjustment<Scalar> plain(GradientAdjustmentOptions{.rescale = false, .project = false});
+        GradientAdjustment<Scalar> plain(
+            GradientAdjustmentOptions{.rescale = false, .project = false});
         const auto& e = plain.adjust(terms, g);
         Vector<Scalar> sum = terms.rowwise().sum();
         CHECK((g - sum).norm() <= Scalar(tol<Scalar>()) * sum.norm());
@@ -106,8 +107,8 @@ TEMPLATE_TEST_CASE("Conflicting gradients are projected symmetrically", "[optimi
     }
 }
 
-TEMPLATE_TEST_CASE("Projected vectors are orthogonal to the other original", "[optimizers][adjustment]",
-                   float, double) {
+TEMPLATE_TEST_CASE("Projected vectors are orthogonal to the other original",
+                   "[optimizers][adjustment]", float, double) {
     using Scalar = TestType;
     RandomStream rng(11);
     const Index p = 50;
@@ -132,9 +133,12 @@ TEMPLATE_TEST_CASE("Projected vectors are orthogonal to the other original", "[o
         CHECK(projected == (dot < 0));
         if (projected) {
             ++conflicts;
-            const double scale = g0.template cast<double>().norm() * gc.template cast<double>().norm();
-            CHECK(std::abs(g0p.template cast<double>().dot(gc.template cast<double>())) <= 1e-5 * scale);
-            CHECK(std::abs(gcp.template cast<double>().dot(g0.template cast<double>())) <= 1e-5 * scale);
+            const double scale =
+                g0.template cast<double>().norm() * gc.template cast<double>().norm();
+            CHECK(std::abs(g0p.template cast<double>().dot(gc.template cast<double>())) <=
+                  1e-5 * scale);
+            CHECK(std::abs(gcp.template cast<double>().dot(g0.template cast<double>())) <=
+                  1e-5 * scale);
         } else {
             CHECK(g0p == g0);
             CHECK(gcp == gc);
@@ -189,7 +193,8 @@ TEST_CASE("GradientAdjustment rejects bad input", "[optimizers][adjustment]") {
     CHECK_THROWS_WITH(adjust.adjust(terms, g), Catch::Contains("2L + 1 columns"));
     Matrix<double> ok = Matrix<double>::Zero(3, 3);
     Vector<double> small(2);
-    CHECK_THROWS_WITH(adjust.adjust(ok, small), Catch::StartsWith("GradientAdjustment::adjust: out"));
+    CHECK_THROWS_WITH(adjust.adjust(ok, small),
+                      Catch::StartsWith("GradientAdjustment::adjust: out"));
     CHECK_THROWS_WITH(GradientAdjustment<double>(GradientAdjustmentOptions{.rescale_epsilon = -1}),
                       Catch::Contains("rescale_epsilon"));
 }

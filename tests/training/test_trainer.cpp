@@ -6,7 +6,6 @@
 // end-to-end check that MLMC training with a close low-fidelity level beats MC training on the
 // same number of high-fidelity simulations.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -54,7 +53,8 @@ simulators::LevelData make_level(Index n, int level, std::uint64_t seed) {
     a.x_fine.resize(1, n);
     if (level > 0) a.x_coarse.resize(1, n);
     for (Index j = 0; j < n; ++j) {
-        RandomStream rng(derive_seed(seed, static_cast<std::uint64_t>(level), static_cast<std::uint64_t>(j)));
+        RandomStream rng(
+            derive_seed(seed, static_cast<std::uint64_t>(level), static_cast<std::uint64_t>(j)));
         const double theta = rng.uniform(-1, 1);
         const double z = standard_normal(rng);
         a.theta(0, j) = theta;
@@ -79,7 +79,8 @@ double forward_kl(const Est& est, const simulators::LevelData& test) {
     const Vector<Scalar> lq = est.log_prob(test.x_fine.cast<Scalar>(), test.theta.cast<Scalar>());
     double entropy = 0;
     for (Index j = 0; j < test.theta.cols(); ++j)
-        entropy += std::log(noise_scale(test.theta(0, j))) + 0.5 * std::log(2 * std::numbers::pi) + 0.5;
+        entropy +=
+            std::log(noise_scale(test.theta(0, j))) + 0.5 * std::log(2 * std::numbers::pi) + 0.5;
     return -lq.template cast<double>().mean() - entropy / double(test.theta.cols());
 }
 
@@ -100,7 +101,9 @@ struct PoisonedLoss {
     [[nodiscard]] Index term_count() const { return inner.term_count(); }
     [[nodiscard]] Index max_batches() const { return inner.max_batches(); }
     template <class E>
-    void fit_standardization(E& e) const { inner.fit_standardization(e); }
+    void fit_standardization(E& e) const {
+        inner.fit_standardization(e);
+    }
     template <class E, class G>
     double evaluate(const E& e, G grads, std::vector<double>& values, losses::BatchSlice slice) {
         const double v = inner.evaluate(e, grads, values, slice);
@@ -138,7 +141,8 @@ TEST_CASE("Early stopping restores the best validated weights", "[training][trai
     const auto validation_data = make_level(40, 1, 6);
     auto est = make_estimator<double>(2, {32, 32});
     losses::McLoss<Estimator<double>> loss(est, train_data.theta, train_data.x_fine, Task::nle);
-    losses::McLoss<Estimator<double>> validation(est, validation_data.theta, validation_data.x_fine, Task::nle);
+    losses::McLoss<Estimator<double>> validation(est, validation_data.theta, validation_data.x_fine,
+                                                 Task::nle);
     auto options = quiet(3000, 1e-2);
     options.early_stopping = true;
     options.patience = 15;
@@ -148,7 +152,8 @@ TEST_CASE("Early stopping restores the best validated weights", "[training][trai
     CHECK(summary.restored_best);
     CHECK(summary.epochs == summary.best_epoch + 15);
     REQUIRE(summary.validation_loss.size() == static_cast<std::size_t>(summary.epochs));
-    const double best = *std::min_element(summary.validation_loss.begin(), summary.validation_loss.end());
+    const double best =
+        *std::min_element(summary.validation_loss.begin(), summary.validation_loss.end());
     CHECK(summary.best_validation_loss == best);
     CHECK(summary.validation_loss[static_cast<std::size_t>(summary.best_epoch - 1)] == best);
     CHECK(validation.value(est) == best);  // the estimator holds exactly the best weights
@@ -169,7 +174,8 @@ TEST_CASE("A non-finite loss stops training with a status and the best finite we
     REQUIRE(summary.restored_best);
     CHECK(est.parameters().allFinite());
     // Full batch: the restored weights are exactly those of the lowest recorded loss.
-    const double lowest = *std::min_element(summary.training_loss.begin(), summary.training_loss.end());
+    const double lowest =
+        *std::min_element(summary.training_loss.begin(), summary.training_loss.end());
     CHECK(inner.value(est) == Approx(lowest).epsilon(1e-12));
 
     SECTION("with a validation loss: the best validated weights") {
@@ -314,14 +320,15 @@ TEST_CASE("The TL baseline fine-tunes the pretrained network", "[training][basel
     }
     options.fine_tuning.training.patience = 5;
     training::TrainingCallbacks callbacks;
-    const auto summary = training::train_transfer(est, low.theta, low.x_fine, high.theta, high.x_fine,
-                                                  Task::nle, options, callbacks);
+    const auto summary = training::train_transfer(est, low.theta, low.x_fine, high.theta,
+                                                  high.x_fine, Task::nle, options, callbacks);
     CHECK(summary.pretraining.ok());
     CHECK(summary.fine_tuning.ok());
     // The z-scoring is the low-fidelity training data's (default) and survives fine-tuning.
     const auto split = training::split_indices(300, 0.1, 0);
     const Matrix<double> x_train = low.x_fine(Eigen::all, split.train);
-    CHECK(static_cast<double>(est.input_standardizer().mean()(0)) == Approx(x_train.mean()).epsilon(1e-5));
+    CHECK(static_cast<double>(est.input_standardizer().mean()(0)) ==
+          Approx(x_train.mean()).epsilon(1e-5));
     // Fine-tuning starts from the pretrained weights: its first loss is the pretrained model's.
     auto pretrained_only = make_estimator<float>(9);
     training::BaselineOptions pre = options.pretraining;
@@ -358,7 +365,8 @@ TEST_CASE("Training rejects bad options before it starts", "[training][trainer]"
     const Vector<double> before = est.parameters();
     auto o = quiet(10);
     o.early_stopping = true;
-    CHECK_THROWS_WITH(training::train(est, loss, o), Catch::Contains("early_stopping needs a validation loss"));
+    CHECK_THROWS_WITH(training::train(est, loss, o),
+                      Catch::Contains("early_stopping needs a validation loss"));
     o = quiet(0);
     CHECK_THROWS_WITH(training::train(est, loss, o), Catch::Contains("max_epochs"));
     o = quiet(10);
@@ -391,8 +399,8 @@ TEST_CASE("MLMC training with a close low-fidelity level beats MC on the same hi
         training::BaselineOptions mc_options;
         mc_options.training.progress = false;
         mc_options.training.adam.learning_rate = 3e-3;
-        const auto mc_summary =
-            training::train_mc(mc, data.levels[1].theta, data.levels[1].x_fine, Task::nle, mc_options);
+        const auto mc_summary = training::train_mc(mc, data.levels[1].theta, data.levels[1].x_fine,
+                                                   Task::nle, mc_options);
         REQUIRE(mc_summary.ok());
 
         const double kl_ml = forward_kl(ml, test);

@@ -50,19 +50,19 @@ struct BatchSlice {
 /// sum_i w_i log q(y_i | c_i) and ADDS its parameter gradient to `grad`. Const methods must be
 /// safe to call concurrently with distinct Workspaces.
 template <class E>
-concept TrainableEstimator =
-    RealScalar<typename E::Scalar> && std::default_initializable<typename E::Workspace> &&
+concept TrainableEstimator = RealScalar<typename E::Scalar> &&
+    std::default_initializable<typename E::Workspace> &&
     requires(E& e, const E& ce, const ConstMatrixRef<typename E::Scalar>& m,
              const ConstVectorRef<typename E::Scalar>& w, VectorRef<typename E::Scalar> out,
              typename E::Workspace& ws) {
-        { ce.input_dim() } -> std::convertible_to<Index>;
-        { ce.context_dim() } -> std::convertible_to<Index>;
-        { ce.parameter_count() } -> std::convertible_to<Index>;
-        { e.parameters() } -> std::same_as<Vector<typename E::Scalar>&>;
-        { e.fit_standardization(m, m) };
-        { ce.log_prob(m, m, out, ws) };
-        { ce.log_prob_gradient(m, m, w, out, ws) } -> std::convertible_to<typename E::Scalar>;
-    };
+    { ce.input_dim() } -> std::convertible_to<Index>;
+    { ce.context_dim() } -> std::convertible_to<Index>;
+    { ce.parameter_count() } -> std::convertible_to<Index>;
+    { e.parameters() } -> std::same_as<Vector<typename E::Scalar>&>;
+    {e.fit_standardization(m, m)};
+    {ce.log_prob(m, m, out, ws)};
+    { ce.log_prob_gradient(m, m, w, out, ws) } -> std::convertible_to<typename E::Scalar>;
+};
 
 /// Seed-matched multilevel data as simulators::MultilevelDataset holds it: `levels[l]` has
 /// `theta` (d_theta x n_l), `x_fine` (d_x x n_l, the output of G_l) and, for l >= 1,
@@ -86,10 +86,10 @@ enum class TermKind {
 /// Its value is sign * (1/n) sum_i f(y_i, c_i) with f = -log q(y | c).
 template <typename Scalar>
 struct LossTerm {
-    Matrix<Scalar> y;    ///< modelled variable, input_dim x n
-    Matrix<Scalar> c;    ///< context, context_dim x n
-    double sign = 1.0;   ///< +1 (h_0, zeta^+) or -1 (zeta^-)
-    Index level = 0;     ///< level whose data the term uses
+    Matrix<Scalar> y;   ///< modelled variable, input_dim x n
+    Matrix<Scalar> c;   ///< context, context_dim x n
+    double sign = 1.0;  ///< +1 (h_0, zeta^+) or -1 (zeta^-)
+    Index level = 0;    ///< level whose data the term uses
     TermKind kind = TermKind::base;
 
     [[nodiscard]] Index size() const { return y.cols(); }
@@ -105,12 +105,12 @@ struct LossTerm {
 /// allocation n_l ~ sqrt(V_l / c_l).
 struct LevelDiagnostics {
     Index level = 0;
-    Index size = 0;               ///< n_l
-    double mean = 0;              ///< level 0: mean f_0; l >= 1: mean of f_l - f_{l-1} (h_l)
-    double variance = 0;          ///< V_l: unbiased variance of that per-sample quantity
-    double variance_fine = 0;     ///< Var f_l on level l's data (level 0: = variance)
-    double variance_coarse = 0;   ///< Var f_{l-1} on the same pairs (level 0: 0)
-    double correlation = 0;       ///< corr(f_l, f_{l-1}) on the pairs (level 0, or a zero variance: 0)
+    Index size = 0;              ///< n_l
+    double mean = 0;             ///< level 0: mean f_0; l >= 1: mean of f_l - f_{l-1} (h_l)
+    double variance = 0;         ///< V_l: unbiased variance of that per-sample quantity
+    double variance_fine = 0;    ///< Var f_l on level l's data (level 0: = variance)
+    double variance_coarse = 0;  ///< Var f_{l-1} on the same pairs (level 0: 0)
+    double correlation = 0;  ///< corr(f_l, f_{l-1}) on the pairs (level 0, or a zero variance: 0)
     double variance_of_mean = 0;  ///< V_l / n_l, this level's share of the loss estimate's variance
 };
 

@@ -49,7 +49,8 @@ public:
     /// Fits the estimator's z-scoring on this data set (needs n >= 2).
     void fit_standardization(Estimator& estimator) const {
         const auto& t = m_terms.terms().front();
-        require(t.size() >= 2, "McLoss::fit_standardization: need at least 2 samples, got ", t.size());
+        require(t.size() >= 2, "McLoss::fit_standardization: need at least 2 samples, got ",
+                t.size());
         estimator.fit_standardization(t.y, t.c);
     }
 

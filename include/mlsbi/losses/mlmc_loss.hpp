@@ -64,8 +64,8 @@ public:
             }
             detail::check_level_arrays(level.theta, level.x_coarse, task, estimator.input_dim(),
                                        estimator.context_dim(), where, "x_coarse");
-            terms.push_back(detail::make_term<Scalar>(level.theta, level.x_fine, task, 1.0, l,
-                                                      TermKind::fine));
+            terms.push_back(
+                detail::make_term<Scalar>(level.theta, level.x_fine, task, 1.0, l, TermKind::fine));
             terms.push_back(detail::make_term<Scalar>(level.theta, level.x_coarse, task, -1.0, l,
                                                       TermKind::coarse));
         }
@@ -140,9 +140,9 @@ public:
                 d.variance_fine = sample_variance(fine, fine.mean());
                 d.variance_coarse = sample_variance(coarse, coarse.mean());
                 if (d.size > 1 && d.variance_fine > 0 && d.variance_coarse > 0) {
-                    const double covariance = ((fine.array() - fine.mean()) *
-                                               (coarse.array() - coarse.mean())).sum() /
-                                              double(d.size - 1);
+                    const double covariance =
+                        ((fine.array() - fine.mean()) * (coarse.array() - coarse.mean())).sum() /
+                        double(d.size - 1);
                     d.correlation = covariance / std::sqrt(d.variance_fine * d.variance_coarse);
                 }
             }

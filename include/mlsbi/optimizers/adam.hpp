@@ -70,8 +70,8 @@ public:
         const auto step_size = static_cast<Scalar>(m_options.learning_rate / correction1);
         const auto correction2_sqrt = static_cast<Scalar>(std::sqrt(correction2));
         const auto eps = static_cast<Scalar>(m_options.epsilon);
-        params.array() -= step_size * m_first.array() /
-                          (m_second.array().sqrt() / correction2_sqrt + eps);
+        params.array() -=
+            step_size * m_first.array() / (m_second.array().sqrt() / correction2_sqrt + eps);
     }
 
     /// Forgets the moments and the step count (e.g. before fine-tuning on new data).

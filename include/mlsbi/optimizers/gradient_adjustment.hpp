@@ -29,15 +29,15 @@ struct GradientAdjustmentOptions {
 /// What one adjustment step saw and did (all norms are L2 norms of flat gradients).
 /// Vectors have one entry per correction level l = 1..L, stored at index l - 1.
 struct GradientAdjustmentDiagnostics {
-    double norm_base = 0;                 ///< ||g_0||
-    std::vector<double> norm_plus;        ///< ||g_l^+||
-    std::vector<double> norm_minus;       ///< ||g_l^-|| before rescaling
-    std::vector<double> rescale_factor;   ///< factor applied to g_l^- (1 without rescaling)
-    double norm_correction = 0;           ///< ||g_c|| after rescaling, before projection
-    double cosine = 0;                    ///< cos(g_0, g_c); 0 if either vanishes
-    bool conflict = false;                ///< <g_0, g_c> < 0
-    bool projected = false;               ///< a projection was applied (conflict and enabled)
-    double norm_output = 0;               ///< ||g||, the combined gradient before clipping
+    double norm_base = 0;                ///< ||g_0||
+    std::vector<double> norm_plus;       ///< ||g_l^+||
+    std::vector<double> norm_minus;      ///< ||g_l^-|| before rescaling
+    std::vector<double> rescale_factor;  ///< factor applied to g_l^- (1 without rescaling)
+    double norm_correction = 0;          ///< ||g_c|| after rescaling, before projection
+    double cosine = 0;                   ///< cos(g_0, g_c); 0 if either vanishes
+    bool conflict = false;               ///< <g_0, g_c> < 0
+    bool projected = false;              ///< a projection was applied (conflict and enabled)
+    double norm_output = 0;              ///< ||g||, the combined gradient before clipping
 };
 
 /// Symmetric projection of two conflicting gradients (PCGrad-style, each against the ORIGINAL
@@ -98,8 +98,8 @@ public:
                                                 VectorRef<Scalar> out) {
         require(terms.cols() >= 1 && terms.cols() % 2 == 1, "GradientAdjustment::adjust: terms ",
                 "must have 2L + 1 columns (g_0, then g_l^+, g_l^- per level), got ", terms.cols());
-        require(out.size() == terms.rows(), "GradientAdjustment::adjust: out has size ",
-                out.size(), ", expected ", terms.rows());
+        require(out.size() == terms.rows(), "GradientAdjustment::adjust: out has size ", out.size(),
+                ", expected ", terms.rows());
         const Index levels = (terms.cols() - 1) / 2;
         auto& d = m_diagnostics;
         d.norm_plus.resize(static_cast<std::size_t>(levels));

@@ -27,16 +27,19 @@ struct IndexSplit {
 /// \throws std::invalid_argument if fraction is not in (0, 1) or fewer than 1 training index
 ///         would remain.
 [[nodiscard]] inline IndexSplit split_indices(Index n, double fraction, std::uint64_t seed) {
-    require(fraction > 0 && fraction < 1, "split_indices: fraction must be in (0, 1), got ", fraction);
-    const Index held_out = std::max<Index>(1, static_cast<Index>(std::lround(fraction * double(n))));
+    require(fraction > 0 && fraction < 1, "split_indices: fraction must be in (0, 1), got ",
+            fraction);
+    const Index held_out =
+        std::max<Index>(1, static_cast<Index>(std::lround(fraction * double(n))));
     require(n - held_out >= 1, "split_indices: ", n, " samples cannot be split with fraction ",
             fraction, " (", held_out, " held out, none left to train on)");
     std::vector<Index> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), Index(0));
     RandomStream rng(seed, 0x73706c6974ULL);  // "split"
     for (Index i = n - 1; i > 0; --i)
-        std::swap(order[static_cast<std::size_t>(i)],
-                  order[static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+        std::swap(
+            order[static_cast<std::size_t>(i)],
+            order[static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
     IndexSplit split;
     split.validation.assign(order.begin(), order.begin() + held_out);
     split.train.assign(order.begin() + held_out, order.end());
@@ -75,7 +78,8 @@ template <losses::MultilevelData Data>
 
 /// Options of the MC baseline (and of each phase of TL): the paper's early-stopped training.
 struct BaselineOptions {
-    TrainingOptions training{.max_epochs = 2000, .early_stopping = true, .patience = 20, .label = "mc"};
+    TrainingOptions training{
+        .max_epochs = 2000, .early_stopping = true, .patience = 20, .label = "mc"};
     double validation_fraction = 0.1;  ///< held out for early stopping, in (0, 1)
     std::uint64_t split_seed = 0;      ///< seeds the validation split
     losses::LossOptions loss{};
@@ -83,7 +87,8 @@ struct BaselineOptions {
     void validate() const {
         training.validate();
         require(validation_fraction > 0 && validation_fraction < 1,
-                "BaselineOptions: validation_fraction must be in (0, 1), got ", validation_fraction);
+                "BaselineOptions: validation_fraction must be in (0, 1), got ",
+                validation_fraction);
         loss.validate();
     }
 };
@@ -95,16 +100,20 @@ struct BaselineOptions {
 template <losses::TrainableEstimator Estimator>
 TrainingSummary train_mc(Estimator& estimator, const ConstMatrixRef<double>& theta,
                          const ConstMatrixRef<double>& x, losses::Task task,
-                         const BaselineOptions& options = {}, const TrainingCallbacks& callbacks = {}) {
+                         const BaselineOptions& options = {},
+                         const TrainingCallbacks& callbacks = {}) {
     options.validate();
-    require(x.cols() == theta.cols(), "train_mc: x has ", x.cols(), " columns but theta has ", theta.cols());
-    const IndexSplit split = split_indices(theta.cols(), options.validation_fraction, options.split_seed);
+    require(x.cols() == theta.cols(), "train_mc: x has ", x.cols(), " columns but theta has ",
+            theta.cols());
+    const IndexSplit split =
+        split_indices(theta.cols(), options.validation_fraction, options.split_seed);
     const Matrix<double> theta_train = theta(Eigen::all, split.train);
     const Matrix<double> x_train = x(Eigen::all, split.train);
     const Matrix<double> theta_validation = theta(Eigen::all, split.validation);
     const Matrix<double> x_validation = x(Eigen::all, split.validation);
     losses::McLoss<Estimator> loss(estimator, theta_train, x_train, task, options.loss);
-    losses::McLoss<Estimator> validation(estimator, theta_validation, x_validation, task, options.loss);
+    losses::McLoss<Estimator> validation(estimator, theta_validation, x_validation, task,
+                                         options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
 }
 
@@ -127,7 +136,8 @@ struct MlmcTrainingOptions {
     void validate() const {
         training.validate();
         require(validation_fraction > 0 && validation_fraction < 1,
-                "MlmcTrainingOptions: validation_fraction must be in (0, 1), got ", validation_fraction);
+                "MlmcTrainingOptions: validation_fraction must be in (0, 1), got ",
+                validation_fraction);
         loss.validate();
     }
 };
@@ -148,7 +158,8 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
         losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
         return train(estimator, loss, options.training, callbacks);
     }
-    const auto [train_part, validation_part] = split_levels(data, options.validation_fraction, options.split_seed);
+    const auto [train_part, validation_part] =
+        split_levels(data, options.validation_fraction, options.split_seed);
     losses::MlmcLoss<Estimator> loss(estimator, train_part, task, options.loss);
     losses::MlmcLoss<Estimator> validation(estimator, validation_part, task, options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
@@ -156,10 +167,9 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
 
 /// ML training with a user-supplied validation loss (anything with `value(estimator)`).
 template <losses::TrainableEstimator Estimator, losses::MultilevelData Data, class Validation>
-    requires ValidationLoss<Validation, Estimator>
-TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task task,
-                           const MlmcTrainingOptions& options, Validation& validation,
-                           const TrainingCallbacks& callbacks = {}) {
+requires ValidationLoss<Validation, Estimator> TrainingSummary train_mlmc(
+    Estimator& estimator, const Data& data, losses::Task task, const MlmcTrainingOptions& options,
+    Validation& validation, const TrainingCallbacks& callbacks = {}) {
     options.validate();
     losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
@@ -174,10 +184,12 @@ enum class TransferStandardization {
 
 /// Options of the TL baseline: each phase is an early-stopped baseline run.
 struct TransferOptions {
-    BaselineOptions pretraining{.training = {.max_epochs = 2000, .early_stopping = true, .patience = 20,
-                                             .label = "tl-low"}};
-    BaselineOptions fine_tuning{.training = {.max_epochs = 2000, .early_stopping = true, .patience = 20,
-                                             .label = "tl-high"}};
+    BaselineOptions pretraining{
+        .training = {
+            .max_epochs = 2000, .early_stopping = true, .patience = 20, .label = "tl-low"}};
+    BaselineOptions fine_tuning{
+        .training = {
+            .max_epochs = 2000, .early_stopping = true, .patience = 20, .label = "tl-high"}};
     TransferStandardization standardization = TransferStandardization::low_fidelity;
 };
 
@@ -203,11 +215,13 @@ TransferSummary train_transfer(Estimator& estimator, const ConstMatrixRef<double
     TransferSummary out;
     BaselineOptions pretraining = options.pretraining;
     if (options.standardization == TransferStandardization::high_fidelity) {
-        const IndexSplit split = split_indices(theta_high.cols(), options.fine_tuning.validation_fraction,
-                                               options.fine_tuning.split_seed);
+        const IndexSplit split =
+            split_indices(theta_high.cols(), options.fine_tuning.validation_fraction,
+                          options.fine_tuning.split_seed);
         const Matrix<double> theta = theta_high(Eigen::all, split.train);
         const Matrix<double> x = x_high(Eigen::all, split.train);
-        losses::McLoss<Estimator>(estimator, theta, x, task, options.fine_tuning.loss).fit_standardization(estimator);
+        losses::McLoss<Estimator>(estimator, theta, x, task, options.fine_tuning.loss)
+            .fit_standardization(estimator);
         pretraining.training.fit_standardization = false;
     }
     out.pretraining = train_mc(estimator, theta_low, x_low, task, pretraining, callbacks);

@@ -13,6 +13,7 @@
 #include <functional>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mlsbi/losses/loss_terms.hpp"
@@ -26,14 +27,14 @@ namespace mlsbi::training {
 /// Options of `train`. Defaults are the paper's ML training: full batch, fixed epochs, Adam
 /// (lr 1e-4, betas 0.85/0.999), both gradient adjustments, clipping at norm 5.
 struct TrainingOptions {
-    int max_epochs = 1000;          ///< epochs to run (>= 1); the cap when early stopping
-    Index batches_per_epoch = 1;    ///< 1 = full batch (paper); B > 1 = B level-stratified
-                                    ///< mini-batches per epoch (B <= smallest level size)
-    bool early_stopping = false;    ///< stop after `patience` epochs without a better
-                                    ///< validation loss (needs a validation loss)
-    int patience = 20;              ///< >= 1
-    double min_improvement = 0;     ///< a validation loss counts as better if below best - this
-    bool restore_best = true;       ///< with a validation loss: end with the best-validated weights
+    int max_epochs = 1000;        ///< epochs to run (>= 1); the cap when early stopping
+    Index batches_per_epoch = 1;  ///< 1 = full batch (paper); B > 1 = B level-stratified
+                                  ///< mini-batches per epoch (B <= smallest level size)
+    bool early_stopping = false;  ///< stop after `patience` epochs without a better
+                                  ///< validation loss (needs a validation loss)
+    int patience = 20;            ///< >= 1
+    double min_improvement = 0;   ///< a validation loss counts as better if below best - this
+    bool restore_best = true;     ///< with a validation loss: end with the best-validated weights
     bool fit_standardization = true;  ///< call loss.fit_standardization(estimator) first (off to
                                       ///< fine-tune a network that keeps its z-scoring)
     optimizers::AdamOptions adam{};
@@ -59,7 +60,8 @@ struct TrainingOptions {
         require(max_gradient_norm > 0, "TrainingOptions: max_gradient_norm must be positive, got ",
                 max_gradient_norm);
         require(progress_interval >= 0, "TrainingOptions: progress_interval must be >= 0");
-        require(divergence_threshold > 0, "TrainingOptions: divergence_threshold must be positive, got ",
+        require(divergence_threshold > 0,
+                "TrainingOptions: divergence_threshold must be positive, got ",
                 divergence_threshold);
         adam.validate();
         adjustment.validate();
@@ -77,11 +79,16 @@ enum class TrainingStatus {
 
 [[nodiscard]] inline const char* to_string(TrainingStatus status) {
     switch (status) {
-        case TrainingStatus::completed: return "completed";
-        case TrainingStatus::early_stopped: return "early_stopped";
-        case TrainingStatus::non_finite_loss: return "non_finite_loss";
-        case TrainingStatus::diverged: return "diverged";
-        case TrainingStatus::stopped_by_callback: return "stopped_by_callback";
+        case TrainingStatus::completed:
+            return "completed";
+        case TrainingStatus::early_stopped:
+            return "early_stopped";
+        case TrainingStatus::non_finite_loss:
+            return "non_finite_loss";
+        case TrainingStatus::diverged:
+            return "diverged";
+        case TrainingStatus::stopped_by_callback:
+            return "stopped_by_callback";
     }
     return "unknown";
 }
@@ -89,21 +96,21 @@ enum class TrainingStatus {
 /// What `train` did. Epochs are counted from 1; `training_loss[e - 1]` belongs to epoch e.
 struct TrainingSummary {
     TrainingStatus status = TrainingStatus::completed;
-    std::string message;                 ///< one line: why it stopped and which weights it kept
-    int epochs = 0;                      ///< epochs completed
-    long steps = 0;                      ///< optimizer steps taken
-    std::vector<double> training_loss;   ///< mean over the epoch's batches of the training loss
-                                         ///< (full batch: the loss before the epoch's step)
-    std::vector<double> validation_loss; ///< after each epoch (empty without validation)
-    int best_epoch = 0;                  ///< epoch of the best validation loss (0: none, or the
-                                         ///< initial weights)
+    std::string message;                  ///< one line: why it stopped and which weights it kept
+    int epochs = 0;                       ///< epochs completed
+    long steps = 0;                       ///< optimizer steps taken
+    std::vector<double> training_loss;    ///< mean over the epoch's batches of the training loss
+                                          ///< (full batch: the loss before the epoch's step)
+    std::vector<double> validation_loss;  ///< after each epoch (empty without validation)
+    int best_epoch = 0;                   ///< epoch of the best validation loss (0: none, or the
+                                          ///< initial weights)
     double best_validation_loss = std::numeric_limits<double>::infinity();
-    bool restored_best = false;          ///< the estimator ends with the best-validated (or, after a
-                                         ///< non-finite loss, the last finite) weights
-    long conflicts = 0;                  ///< steps where <g_0, g_c> < 0
-    long projections = 0;                ///< steps where the projection was applied
-    long clipped = 0;                    ///< steps where the gradient was clipped
-    double seconds = 0;                  ///< wall time
+    bool restored_best = false;  ///< the estimator ends with the best-validated (or, after a
+                                 ///< non-finite loss, the last finite) weights
+    long conflicts = 0;          ///< steps where <g_0, g_c> < 0
+    long projections = 0;        ///< steps where the projection was applied
+    long clipped = 0;            ///< steps where the gradient was clipped
+    double seconds = 0;          ///< wall time
 
     [[nodiscard]] bool ok() const {
         return status == TrainingStatus::completed || status == TrainingStatus::early_stopped;
@@ -112,13 +119,14 @@ struct TrainingSummary {
 
 /// Per-step report for callbacks (references valid during the call only).
 struct StepReport {
-    int epoch = 0;        ///< 1-based
-    Index batch = 0;      ///< 0-based within the epoch
-    long step = 0;        ///< 1-based count of optimizer steps
-    double loss = 0;      ///< the batch's total loss
+    int epoch = 0;                                     ///< 1-based
+    Index batch = 0;                                   ///< 0-based within the epoch
+    long step = 0;                                     ///< 1-based count of optimizer steps
+    double loss = 0;                                   ///< the batch's total loss
     const std::vector<double>* term_values = nullptr;  ///< h_0, zeta_1^+, zeta_1^-, ...
-    const optimizers::GradientAdjustmentDiagnostics* adjustment = nullptr;  ///< norms, cosine,
-                                                                             ///< conflict, projection
+    const optimizers::GradientAdjustmentDiagnostics* adjustment =
+        nullptr;               ///< norms, cosine,
+                               ///< conflict, projection
     double gradient_norm = 0;  ///< norm of the combined gradient before clipping
     bool clipped = false;
 };
@@ -147,9 +155,9 @@ concept TrainingLoss = requires(L& loss, const L& cl, Estimator& est, const Esti
                                 std::uint64_t seed) {
     { cl.term_count() } -> std::convertible_to<Index>;
     { cl.max_batches() } -> std::convertible_to<Index>;
-    { cl.fit_standardization(est) };
+    {cl.fit_standardization(est)};
     { loss.evaluate(cest, grads, values, slice) } -> std::convertible_to<double>;
-    { loss.shuffle(seed) };
+    {loss.shuffle(seed)};
 };
 
 /// A validation loss: anything with `value(estimator)` (McLoss, MlmcLoss, or a user functor
@@ -162,7 +170,9 @@ concept ValidationLoss = requires(V& v, const Estimator& est) {
 /// Placeholder validation type of the no-validation overload.
 struct NoValidation {
     template <class Estimator>
-    double value(const Estimator&) const { return 0; }
+    double value(const Estimator&) const {
+        return 0;
+    }
 };
 
 namespace detail {
@@ -214,10 +224,11 @@ inline void print_progress(const TrainingOptions& o, int epoch, double loss, dou
 /// training are reported in the summary's status, never thrown.
 /// \tparam Estimator a losses::TrainableEstimator.
 template <class Estimator, class Loss, class Validation>
-    requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
-             ValidationLoss<Validation, Estimator>
-TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
-                      const TrainingOptions& options, const TrainingCallbacks& callbacks = {}) {
+requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+    ValidationLoss<Validation, Estimator>
+        TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
+                              const TrainingOptions& options,
+                              const TrainingCallbacks& callbacks = {}) {
     using Scalar = typename Estimator::Scalar;
     using Clock = std::chrono::steady_clock;
     options.validate();
@@ -225,7 +236,8 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
     require(!options.early_stopping || has_validation,
             "train: early_stopping needs a validation loss");
     require(options.batches_per_epoch <= loss.max_batches(), "train: batches_per_epoch (",
-            options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(), ")");
+            options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(),
+            ")");
 
     const auto start = Clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -259,33 +271,36 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
 
     for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
         const Index batches = options.batches_per_epoch;
-        if (batches > 1) loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(epoch)));
+        if (batches > 1)
+            loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(epoch)));
         // Full batch: the epoch's loss is that of the weights before its step.
         if (batches == 1) epoch_start = params;
         double epoch_loss = 0;
         bool finite = true;
         for (Index b = 0; b < batches && finite; ++b) {
-            const double batch_loss =
-                loss.evaluate(estimator, term_gradients, term_values, losses::BatchSlice{b, batches});
+            const double batch_loss = loss.evaluate(estimator, term_gradients, term_values,
+                                                    losses::BatchSlice{b, batches});
             if (!std::isfinite(batch_loss)) {
-                stop_non_finite(message("training loss is ", batch_loss, " at epoch ", epoch,
-                                        ", batch ", b));
+                stop_non_finite(
+                    message("training loss is ", batch_loss, " at epoch ", epoch, ", batch ", b));
                 finite = false;
                 break;
             }
             if (std::abs(batch_loss) > options.divergence_threshold) {
                 summary.status = TrainingStatus::diverged;
-                summary.message = message("training loss ", batch_loss, " at epoch ", epoch, ", batch ",
-                                          b, " exceeds the divergence threshold ",
-                                          options.divergence_threshold);
+                summary.message =
+                    message("training loss ", batch_loss, " at epoch ", epoch, ", batch ", b,
+                            " exceeds the divergence threshold ", options.divergence_threshold);
                 finite = false;
                 break;
             }
             epoch_loss += batch_loss / double(batches);
             const auto& diag = adjustment.adjust(term_gradients, gradient);
-            const double norm = optimizers::clip_by_global_norm<Scalar>(gradient, options.max_gradient_norm);
+            const double norm =
+                optimizers::clip_by_global_norm<Scalar>(gradient, options.max_gradient_norm);
             if (!std::isfinite(norm) || !gradient.allFinite()) {
-                stop_non_finite(message("gradient norm is ", norm, " at epoch ", epoch, ", batch ", b));
+                stop_non_finite(
+                    message("gradient norm is ", norm, " at epoch ", epoch, ", batch ", b));
                 finite = false;
                 break;
             }
@@ -296,8 +311,8 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
             const bool clipped = norm > options.max_gradient_norm;
             summary.clipped += clipped ? 1 : 0;
             if (callbacks.on_step)
-                callbacks.on_step(StepReport{epoch, b, summary.steps, batch_loss, &term_values, &diag,
-                                             norm, clipped});
+                callbacks.on_step(StepReport{epoch, b, summary.steps, batch_loss, &term_values,
+                                             &diag, norm, clipped});
         }
         if (!finite) break;
         summary.training_loss.push_back(epoch_loss);
@@ -313,7 +328,8 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
             validation_value = validation->value(estimator);
             summary.validation_loss.push_back(validation_value);
             if (!std::isfinite(validation_value)) {
-                stop_non_finite(message("validation loss is ", validation_value, " at epoch ", epoch));
+                stop_non_finite(
+                    message("validation loss is ", validation_value, " at epoch ", epoch));
                 break;
             }
             if (validation_value < summary.best_validation_loss - options.min_improvement) {
@@ -327,8 +343,10 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
         }
 
         const double now = elapsed();
-        if (options.progress && (now - last_print >= options.progress_interval || epoch == options.max_epochs)) {
-            detail::print_progress(options, epoch, epoch_loss, validation_value, has_validation, now);
+        if (options.progress &&
+            (now - last_print >= options.progress_interval || epoch == options.max_epochs)) {
+            detail::print_progress(options, epoch, epoch_loss, validation_value, has_validation,
+                                   now);
             last_print = now;
         }
         if (callbacks.on_epoch &&
@@ -351,8 +369,10 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
         params = best_params;
         summary.restored_best = true;
     } else if (failed()) {
-        if (std::isfinite(best_train_loss)) params = best_train_params;
-        else params = best_params;  // the initial weights
+        if (std::isfinite(best_train_loss))
+            params = best_train_params;
+        else
+            params = best_params;  // the initial weights
         summary.restored_best = true;
     }
     if (summary.message.empty()) summary.message = message("completed ", summary.epochs, " epochs");
@@ -371,9 +391,9 @@ TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
 
 /// Training without a validation loss (fixed epochs; the paper's ML mode).
 template <class Estimator, class Loss>
-    requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator>
-TrainingSummary train(Estimator& estimator, Loss& loss, const TrainingOptions& options,
-                      const TrainingCallbacks& callbacks = {}) {
+requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> TrainingSummary
+train(Estimator& estimator, Loss& loss, const TrainingOptions& options,
+      const TrainingCallbacks& callbacks = {}) {
     return train(estimator, loss, static_cast<NoValidation*>(nullptr), options, callbacks);
 }
 

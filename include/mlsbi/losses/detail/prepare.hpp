@@ -24,9 +24,10 @@ inline void check_level_arrays(const ConstMatrixRef<double>& theta, const ConstM
             " rows, expected the estimator's ", theta_role, " ", theta_rows, " (task ",
             to_string(task), ")");
     require(x.rows() == x_rows, where, " ", x_name, " has ", x.rows(),
-            " rows, expected the estimator's ", x_role, " ", x_rows, " (task ", to_string(task), ")");
-    require(x.cols() == theta.cols(), where, " ", x_name, " has ", x.cols(), " columns but theta has ",
-            theta.cols(), " (one simulation per theta)");
+            " rows, expected the estimator's ", x_role, " ", x_rows, " (task ", to_string(task),
+            ")");
+    require(x.cols() == theta.cols(), where, " ", x_name, " has ", x.cols(),
+            " columns but theta has ", theta.cols(), " (one simulation per theta)");
     require_finite(theta, (where + " theta").c_str());
     require_finite(x, (where + " " + x_name).c_str());
 }

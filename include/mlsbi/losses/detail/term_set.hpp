@@ -83,13 +83,15 @@ public:
             const Chunk& task = m_tasks[k];
             const LossTerm<Scalar>& term = m_terms[static_cast<std::size_t>(task.term)];
             Vector<Scalar>& weights = m_buffers[k];
-            // d(term)/d log q_i = -sign / n_batch: the term is sign * mean over the batch of -log q.
-            weights.setConstant(task.count, static_cast<Scalar>(-term.sign / double(task.batch_size)));
+            // d(term)/d log q_i = -sign / n_batch: the term is sign * mean over the batch of -log
+            // q.
+            weights.setConstant(task.count,
+                                static_cast<Scalar>(-term.sign / double(task.batch_size)));
             auto grad = m_chunk_gradients.col(static_cast<Index>(k));
             grad.setZero();
             m_chunk_values[k] = static_cast<double>(estimator.log_prob_gradient(
-                term.y.middleCols(task.begin, task.count), term.c.middleCols(task.begin, task.count),
-                weights, grad, m_workspaces[k]));
+                term.y.middleCols(task.begin, task.count),
+                term.c.middleCols(task.begin, task.count), weights, grad, m_workspaces[k]));
         });
         term_values.assign(m_terms.size(), 0.0);
         term_gradients.setZero();
@@ -158,8 +160,10 @@ public:
             std::iota(permutation.begin(), permutation.end(), Index(0));
             RandomStream rng(derive_seed(seed, static_cast<std::uint64_t>(level)));
             for (Index i = n - 1; i > 0; --i) {  // Fisher-Yates
-                const auto j = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
-                std::swap(permutation[static_cast<std::size_t>(i)], permutation[static_cast<std::size_t>(j)]);
+                const auto j =
+                    static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
+                std::swap(permutation[static_cast<std::size_t>(i)],
+                          permutation[static_cast<std::size_t>(j)]);
             }
             for (auto& t : m_terms) {
                 if (t.level != level) continue;
@@ -191,12 +195,14 @@ private:
             const Index begin = slice.index * n / slice.count;
             const Index end = (slice.index + 1) * n / slice.count;
             for (Index b = begin; b < end; b += chunk)
-                m_tasks.push_back(Chunk{static_cast<Index>(t), b, std::min(chunk, end - b), end - begin});
+                m_tasks.push_back(
+                    Chunk{static_cast<Index>(t), b, std::min(chunk, end - b), end - begin});
         }
     }
 
     void check_estimator(const Estimator& estimator) const {
-        require(estimator.parameter_count() == m_parameter_count && estimator.input_dim() == m_input_dim &&
+        require(estimator.parameter_count() == m_parameter_count &&
+                    estimator.input_dim() == m_input_dim &&
                     estimator.context_dim() == m_context_dim,
                 m_owner, ": estimator (", estimator.parameter_count(), " parameters, input_dim ",
                 estimator.input_dim(), ", context_dim ", estimator.context_dim(),
@@ -212,7 +218,8 @@ private:
     template <class Body>
     void run_parallel(Body&& body) {
         const auto count = static_cast<long>(m_tasks.size());
-        const int threads = static_cast<int>(std::min<long>(thread_count(m_options.threads), count));
+        const int threads =
+            static_cast<int>(std::min<long>(thread_count(m_options.threads), count));
         // Threads only pay off when the chunks besides the largest hold real work; otherwise a
         // parallel region costs more than it saves (and much more on a loaded machine).
         Index total = 0;
@@ -227,6 +234,7 @@ private:
             for (long k = 0; k < count; ++k) body(static_cast<std::size_t>(k));
             return;
         }
+#ifdef _OPENMP  // without OpenMP, threads is 1 and the serial path above ran
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
         for (long k = 0; k < count; ++k) {
             try {
@@ -236,6 +244,7 @@ private:
                 if (!error) error = std::current_exception();
             }
         }
+#endif
         if (error) std::rethrow_exception(error);
     }
 
@@ -264,7 +273,7 @@ private:
     std::vector<typename Estimator::Workspace> m_workspaces;  // one per task slot
     std::vector<Vector<Scalar>> m_buffers;                    // weights or log q per task slot
     std::vector<double> m_chunk_values;
-    Matrix<Scalar> m_chunk_gradients;                         // P x task slots
+    Matrix<Scalar> m_chunk_gradients;  // P x task slots
     Matrix<Scalar> m_scratch;
 };
 
