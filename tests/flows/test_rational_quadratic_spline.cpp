@@ -323,8 +323,8 @@ TEMPLATE_TEST_CASE("RQ spline shared-parameter path equals the batched path", "[
     Vector<Scalar> l1 = Vector<Scalar>::Zero(m), l2 = Vector<Scalar>::Zero(m),
                    l3 = Vector<Scalar>::Zero(m);
     spline.forward(column.replicate(1, m), x, y1, l1);
-    spline.forward_shared(column.data(), m, x.data(), 1, y2.data(), 1, l2.data());
-    spline.forward(m, column.data(), 0, x.data(), 1, y3.data(), 1, l3.data());  // ld = 0
+    spline.forward_shared(column.data(), m, {x.data(), 1}, {y2.data(), 1}, l2.data());
+    spline.forward(m, {column.data(), 1, 0}, {x.data(), 1}, {y3.data(), 1}, l3.data());  // shared
     const Scalar tol = std::is_same_v<Scalar, double> ? Scalar(1e-12) : Scalar(2e-5);
     CHECK((y1 - y2).cwiseAbs().maxCoeff() <= tol);
     CHECK((l1 - l2).cwiseAbs().maxCoeff() <= tol);

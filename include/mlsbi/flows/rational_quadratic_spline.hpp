@@ -54,6 +54,32 @@ struct RationalQuadraticSplineOptions {
     }
 };
 
+/// n scalars at data[0], data[stride], ... (e.g. row f of a d x n batch: {batch.data() + f, d}).
+template <typename T>
+struct Strided {
+    T* data = nullptr;
+    Index stride = 1;
+    [[nodiscard]] T& operator[](Index j) const { return data[j * stride]; }
+    [[nodiscard]] Strided from(Index j) const { return {data + j * stride, stride}; }
+    operator Strided<const T>() const { return {data, stride}; }  // NOLINT: implicit by design
+};
+
+/// A block of per-sample spline parameters: entry (r, j), parameter r of sample j, lives at
+/// data[r * row_stride + j * col_stride]. A column-major (3K-1) x n matrix is {data, 1, ld};
+/// the sample-contiguous layout (an n x (3K-1) matrix, each parameter a contiguous run over the
+/// samples, the fastest: no transposition) is {data, ld, 1}; one column shared by every sample
+/// is {data, 1, 0}.
+template <typename T>
+struct ParameterBlock {
+    T* data = nullptr;
+    Index row_stride = 1;
+    Index col_stride = 0;
+    [[nodiscard]] ParameterBlock from(Index j) const {
+        return {data + j * col_stride, row_stride, col_stride};
+    }
+    operator ParameterBlock<const T>() const { return {data, row_stride, col_stride}; }  // NOLINT
+};
+
 namespace detail {
 
 /// Lanes of a tile: one value per sample of a block of `T` samples, aligned for SIMD. Every
@@ -65,6 +91,17 @@ struct alignas(64) Lane {
     Scalar& operator[](int j) { return v[j]; }
     const Scalar& operator[](int j) const { return v[j]; }
 };
+
+/// max/min by value: std::max returns a reference, which turns the select into a conditional
+/// load and stops GCC from vectorising the lane loops.
+template <typename Scalar>
+inline Scalar max_value(Scalar a, Scalar b) {
+    return a < b ? b : a;
+}
+template <typename Scalar>
+inline Scalar min_value(Scalar a, Scalar b) {
+    return b < a ? b : a;
+}
 
 template <typename Scalar, int T>
 using LaneArray = Eigen::Map<Eigen::Array<Scalar, T, 1>, Eigen::AlignedMax>;
@@ -91,7 +128,7 @@ inline void softmax_rows(Scalar* u, Index K, Scalar scale) {
     for (int j = 0; j < T; ++j) m[j] = u[j];
     for (Index k = 1; k < K; ++k) {
         const Scalar* uk = u + k * T;
-        for (int j = 0; j < T; ++j) m[j] = std::max(m[j], uk[j]);
+        for (int j = 0; j < T; ++j) m[j] = max_value(m[j], uk[j]);
     }
     for (Index k = 0; k < K; ++k) {
         Scalar* uk = u + k * T;
@@ -191,7 +228,7 @@ inline void softplus_lanes(const Lane<Scalar, T>& r, Scalar min_d, Lane<Scalar, 
         LaneArray<Scalar, T>(d.v) = ConstLaneArray<Scalar, T>(e.v).log1p();
     else  // Eigen 3.4 has no vectorised double log1p; log(1 + e) loses < 1e-16 absolute here
         LaneArray<Scalar, T>(d.v) = (ConstLaneArray<Scalar, T>(e.v) + Scalar(1)).log();
-    for (int j = 0; j < T; ++j) d[j] += min_d + std::max(r[j], Scalar(0));
+    for (int j = 0; j < T; ++j) d[j] += min_d + max_value(r[j], Scalar(0));
     if (sigma != nullptr)
         for (int j = 0; j < T; ++j) {
             const Scalar inv = Scalar(1) / (Scalar(1) + e[j]);
@@ -221,11 +258,11 @@ struct SplineConstants {
 /// `unconstrained_rational_quadratic_spline(tails="linear")` and the PyTorch reference
 /// `rq_spline_linear_tails`.
 ///
-/// Layout: a batch's parameters are a column-major (3K - 1) x n block with column stride `ld`
-/// (>= 3K - 1, or 0 to use one column for every sample); inputs and outputs are strided runs of
-/// n scalars (a row f of a d x n batch is `data + f` with stride d). Every per-sample loop runs
-/// over tiles of `tile` samples held in aligned stack arrays: no heap allocation, SIMD across
-/// samples.
+/// Layout: a batch's parameters are a ParameterBlock, column-major (3K - 1) x n or, fastest,
+/// sample-contiguous (each parameter a run over the samples, i.e. the transpose of an
+/// n x (3K - 1) matrix), or one shared column; inputs and outputs are Strided runs of n scalars
+/// (a row f of a d x n batch is `{data + f, d}`). Every per-sample loop runs over tiles of
+/// `tile` samples held in aligned stack arrays: no heap allocation, SIMD across samples.
 ///
 /// References: Durkan, Bekasov, Murray, Papamakarios (2019), Neural spline flows, NeurIPS.
 /// \tparam Scalar float or double.
@@ -238,6 +275,10 @@ public:
     static constexpr int tile = 32;
     static constexpr Index max_bins = 64;
 
+private:
+    static constexpr int T = tile;
+
+public:
     RationalQuadraticSpline() : RationalQuadraticSpline(Options{}) {}
 
     /// \throws std::invalid_argument if the options are invalid.
@@ -259,20 +300,18 @@ public:
     [[nodiscard]] Index parameter_count() const { return 3 * m_c.K - 1; }
 
     /// y_j = g(x_j; params_j) and logdet_j += log|dg/dx(x_j)|, for j < n.
-    /// \param params (3K-1) x n block, column j at params + j * ld (ld = 0: shared column).
     /// \param logdet n accumulators, or null. `y` may equal `x` (in place).
-    void forward(Index n, const Scalar* params, Index ld, const Scalar* x, Index incx, Scalar* y,
-                 Index incy, Scalar* logdet) const {
-        constexpr int T = tile;
+    void forward(Index n, ParameterBlock<const Scalar> params, Strided<const Scalar> x,
+                 Strided<Scalar> y, Scalar* logdet) const {
         Tile tl;
         for (Index j0 = 0; j0 < n; j0 += T) {
             const int count = static_cast<int>(std::min<Index>(T, n - j0));
-            load_tile(tl, params + j0 * ld, ld, count, x + j0 * incx, incx);
+            load_tile(tl, params.from(j0), count, x.from(j0));
             bins_forward(tl, nullptr, nullptr);
             evaluate(tl);
             for (int j = 0; j < count; ++j) {
                 const bool in = tl.inside[j] != Scalar(0);
-                y[(j0 + j) * incy] = in ? tl.out[j] : tl.x_raw[j];
+                y[j0 + j] = in ? tl.out[j] : tl.x_raw[j];
                 if (logdet != nullptr) logdet[j0 + j] += in ? tl.lad[j] : Scalar(0);
             }
         }
@@ -284,14 +323,13 @@ public:
     /// a t^2 + b t + c = 0 with a = dy s2 + h (delta - d0), b = h d0 - dy s2, c = -delta dy; the
     /// root in [0, 1] is t = 2c / (-b - sqrt(b^2 - 4ac)), which avoids cancellation
     /// (Durkan et al. 2019, Eq. 29). `x` may equal `y`; `logdet` may be null.
-    void inverse(Index n, const Scalar* params, Index ld, const Scalar* y, Index incy, Scalar* x,
-                 Index incx, Scalar* logdet) const {
-        constexpr int T = tile;
+    void inverse(Index n, ParameterBlock<const Scalar> params, Strided<const Scalar> y,
+                 Strided<Scalar> x, Scalar* logdet) const {
         Tile tl;
         detail::BinLanes<Scalar, T>& b = tl.bin;
         for (Index j0 = 0; j0 < n; j0 += T) {
             const int count = static_cast<int>(std::min<Index>(T, n - j0));
-            load_tile(tl, params + j0 * ld, ld, count, y + j0 * incy, incy);
+            load_tile(tl, params.from(j0), count, y.from(j0));
             const Index K = m_c.K;
             Scalar* uw = tl.buffer;
             Scalar* uh = tl.buffer + K * T;
@@ -309,15 +347,23 @@ public:
             detail::select_raw_derivatives<Scalar, T>(uh + K * T, K, m_c.pad, b.idx, b.r0, b.r1);
             detail::softplus_lanes<Scalar, T>(b.r0, m_c.min_d, b.d0, nullptr);
             detail::softplus_lanes<Scalar, T>(b.r1, m_c.min_d, b.d1, nullptr);
+            // Quadratic coefficients; the square root is taken by Eigen over the whole lane
+            // (std::sqrt may set errno, which keeps GCC from vectorising the loop).
+            detail::Lane<Scalar, T> qb, qc, root;
             for (int j = 0; j < T; ++j) {
                 const Scalar delta = b.h[j] / b.w[j];
                 const Scalar dy = tl.x[j] - b.ch[j];
                 const Scalar s2 = b.d0[j] + b.d1[j] - Scalar(2) * delta;
                 const Scalar qa = dy * s2 + b.h[j] * (delta - b.d0[j]);
-                const Scalar qb = b.h[j] * b.d0[j] - dy * s2;
-                const Scalar qc = -delta * dy;
-                const Scalar disc = std::max(qb * qb - Scalar(4) * qa * qc, Scalar(0));
-                const Scalar t = Scalar(2) * qc / (-qb - std::sqrt(disc));
+                qb[j] = b.h[j] * b.d0[j] - dy * s2;
+                qc[j] = -delta * dy;
+                root[j] = detail::max_value(qb[j] * qb[j] - Scalar(4) * qa * qc[j], Scalar(0));
+            }
+            detail::LaneArray<Scalar, T>(root.v) = detail::ConstLaneArray<Scalar, T>(root.v).sqrt();
+            for (int j = 0; j < T; ++j) {
+                const Scalar delta = b.h[j] / b.w[j];
+                const Scalar s2 = b.d0[j] + b.d1[j] - Scalar(2) * delta;
+                const Scalar t = Scalar(2) * qc[j] / (-qb[j] - root[j]);
                 tl.out[j] = t * b.w[j] + b.lo[j];
                 const Scalar t1 = t * (Scalar(1) - t);
                 const Scalar omt = Scalar(1) - t;
@@ -328,15 +374,15 @@ public:
             log_derivative(tl);
             for (int j = 0; j < count; ++j) {
                 const bool in = tl.inside[j] != Scalar(0);
-                x[(j0 + j) * incx] = in ? tl.out[j] : tl.x_raw[j];
+                x[j0 + j] = in ? tl.out[j] : tl.x_raw[j];
                 if (logdet != nullptr) logdet[j0 + j] -= in ? tl.lad[j] : Scalar(0);
             }
         }
     }
 
     /// Backward of (y, logdet) = forward(x): given G_y = dL/dy and G_l = dL/dlogdet per sample,
-    /// writes dL/dparams into grad_params ((3K-1) x n, column stride grad_ld; overwritten) and
-    /// dL/dx into grad_x (overwritten). Either output may be null; grad_logdet null means 0.
+    /// writes dL/dparams into grad_params (any layout; overwritten) and dL/dx into grad_x
+    /// (overwritten). An output with null data is skipped; grad_logdet null means 0.
     ///
     /// Derivation (bin quantities lo, w, ch, h, delta = h/w, d0, d1; t = (x - lo)/w):
     /// y = ch + h N/D with N = delta t^2 + d0 t(1-t), D = delta + (d0 + d1 - 2 delta) t(1-t);
@@ -347,10 +393,9 @@ public:
     /// (1 - mK) softmax(s u): dL/du_i = s (1 - mK) 2B p_i (g_i - sum_l p_l g_l) with
     /// g_i = G_lo [i < k] + G_w [i = k]; heights alike; dL/dud = G_d sigma(ud) at the bin's knots.
     /// Outside [-B, B]: dL/dx = G_y, no parameter gradient.
-    void backward(Index n, const Scalar* params, Index ld, const Scalar* x, Index incx,
-                  const Scalar* grad_y, Index inc_grad_y, const Scalar* grad_logdet,
-                  Scalar* grad_params, Index grad_ld, Scalar* grad_x, Index inc_grad_x) const {
-        constexpr int T = tile;
+    void backward(Index n, ParameterBlock<const Scalar> params, Strided<const Scalar> x,
+                  Strided<const Scalar> grad_y, const Scalar* grad_logdet,
+                  ParameterBlock<Scalar> grad_params, Strided<Scalar> grad_x) const {
         const Index K = m_c.K;
         const Index rows = parameter_count();
         Tile tl;
@@ -361,10 +406,10 @@ public:
         const Scalar chh = m_c.scale * (Scalar(1) - m_c.min_h * static_cast<Scalar>(K)) * two_b;
         for (Index j0 = 0; j0 < n; j0 += T) {
             const int count = static_cast<int>(std::min<Index>(T, n - j0));
-            load_tile(tl, params + j0 * ld, ld, count, x + j0 * incx, incx);
+            load_tile(tl, params.from(j0), count, x.from(j0));
             bins_forward(tl, &sig0, &sig1);
             for (int j = 0; j < count; ++j) {
-                gy[j] = grad_y[(j0 + j) * inc_grad_y];
+                gy[j] = grad_y[j0 + j];
                 gl[j] = grad_logdet != nullptr ? grad_logdet[j0 + j] : Scalar(0);
             }
             for (int j = count; j < T; ++j) gy[j] = gl[j] = Scalar(0);
@@ -413,9 +458,9 @@ public:
                 g_d0[j] = (Gy * y_d0 + Gl * l_d0) * sig0[j];
                 g_d1[j] = (Gy * y_d1 + Gl * l_d1) * sig1[j];
             }
-            if (grad_x != nullptr)
-                for (int j = 0; j < count; ++j) grad_x[(j0 + j) * inc_grad_x] = tl.out[j];
-            if (grad_params == nullptr) continue;
+            if (grad_x.data != nullptr)
+                for (int j = 0; j < count; ++j) grad_x[j0 + j] = tl.out[j];
+            if (grad_params.data == nullptr) continue;
 
             // Softmax backward, in place over the probability rows of the buffer.
             detail::Lane<Scalar, T> sw, sh;
@@ -444,18 +489,14 @@ public:
                     udk[j] = (b.idx[j] == kk ? g_d0[j] : Scalar(0)) +
                              (b.idx[j] + Scalar(1) == kk ? g_d1[j] : Scalar(0));
             }
-            for (int j = 0; j < count; ++j) {
-                Scalar* col = grad_params + (j0 + j) * grad_ld;
-                for (Index r = 0; r < rows; ++r) col[r] = tl.buffer[r * T + j];
-            }
+            store_tile(tl, grad_params.from(j0), count);
         }
     }
 
     /// forward() with one parameter column shared by all m inputs (the knots are built once):
     /// the fast path for m iid observations under one context.
-    void forward_shared(const Scalar* params, Index m, const Scalar* x, Index incx, Scalar* y,
-                        Index incy, Scalar* logdet) const {
-        constexpr int T = tile;
+    void forward_shared(const Scalar* params, Index m, Strided<const Scalar> x, Strided<Scalar> y,
+                        Scalar* logdet) const {
         const Index K = m_c.K;
         Scalar cw[max_bins + 1], ch[max_bins + 1], d[max_bins + 1];
         knots_of_column(params, cw, ch, d);
@@ -463,7 +504,7 @@ public:
         detail::BinLanes<Scalar, T>& b = tl.bin;
         for (Index j0 = 0; j0 < m; j0 += T) {
             const int count = static_cast<int>(std::min<Index>(T, m - j0));
-            for (int j = 0; j < count; ++j) tl.x_raw[j] = x[(j0 + j) * incx];
+            for (int j = 0; j < count; ++j) tl.x_raw[j] = x[j0 + j];
             for (int j = count; j < T; ++j) tl.x_raw[j] = Scalar(0);
             clamp_inputs(tl);
             for (int j = 0; j < T; ++j) {
@@ -494,7 +535,7 @@ public:
             evaluate(tl);
             for (int j = 0; j < count; ++j) {
                 const bool in = tl.inside[j] != Scalar(0);
-                y[(j0 + j) * incy] = in ? tl.out[j] : tl.x_raw[j];
+                y[j0 + j] = in ? tl.out[j] : tl.x_raw[j];
                 if (logdet != nullptr) logdet[j0 + j] += in ? tl.lad[j] : Scalar(0);
             }
         }
@@ -538,47 +579,52 @@ public:
     // RowVector, a 1 x n Matrix); outputs are written through const references, Eigen's idiom
     // for accepting temporaries such as `batch.row(f)`.
 
-    /// y = g(x), logdet += log|dg/dx|. \param params (3K-1) x n; \param x, y 1 x n;
-    /// \param logdet n. \throws std::invalid_argument on a shape mismatch.
-    template <typename X, typename Y>
-    void forward(const ConstMatrixRef<Scalar>& params, const Eigen::MatrixBase<X>& x,
+    /// y = g(x), logdet += log|dg/dx|. \param params (3K-1) x n (a matrix, a block, the
+    /// transpose of an n x (3K-1) matrix; expressions without direct access are evaluated
+    /// first); \param x, y 1 x n (y: direct access, e.g. a row of a batch); \param logdet n.
+    /// \throws std::invalid_argument on a shape mismatch.
+    template <typename P, typename X, typename Y>
+    void forward(const Eigen::MatrixBase<P>& params, const Eigen::MatrixBase<X>& x,
                  const Eigen::MatrixBase<Y>& y, VectorRef<Scalar> logdet) const {
-        check_shapes("forward", params, x.rows(), x.cols(), y.rows(), y.cols(), logdet.size());
-        forward(x.cols(), params.data(), params.outerStride(), x.derived().data(),
-                x.derived().colStride(), const_cast<Scalar*>(y.derived().data()),
-                y.derived().colStride(), logdet.data());
+        check_shapes("forward", params.rows(), params.cols(), x.rows(), x.cols(), y.rows(),
+                     y.cols(), logdet.size());
+        Matrix<Scalar> ps, xs;
+        forward(x.cols(), block_of(params, ps), row_of(x, xs), output_row(y), logdet.data());
     }
 
     /// x = g^{-1}(y), logdet += log|dg^{-1}/dy|. Shapes as forward().
-    template <typename Y, typename X>
-    void inverse(const ConstMatrixRef<Scalar>& params, const Eigen::MatrixBase<Y>& y,
+    template <typename P, typename Y, typename X>
+    void inverse(const Eigen::MatrixBase<P>& params, const Eigen::MatrixBase<Y>& y,
                  const Eigen::MatrixBase<X>& x, VectorRef<Scalar> logdet) const {
-        check_shapes("inverse", params, y.rows(), y.cols(), x.rows(), x.cols(), logdet.size());
-        inverse(y.cols(), params.data(), params.outerStride(), y.derived().data(),
-                y.derived().colStride(), const_cast<Scalar*>(x.derived().data()),
-                x.derived().colStride(), logdet.data());
+        check_shapes("inverse", params.rows(), params.cols(), y.rows(), y.cols(), x.rows(),
+                     x.cols(), logdet.size());
+        Matrix<Scalar> ps, ys;
+        inverse(y.cols(), block_of(params, ps), row_of(y, ys), output_row(x), logdet.data());
     }
 
-    /// Backward of forward(): grad_params ((3K-1) x n) and grad_x (1 x n) are overwritten.
-    template <typename X, typename GY, typename GX>
-    void backward(const ConstMatrixRef<Scalar>& params, const Eigen::MatrixBase<X>& x,
+    /// Backward of forward(): grad_params ((3K-1) x n, any direct-access layout) and grad_x
+    /// (1 x n) are overwritten.
+    template <typename P, typename X, typename GY, typename GP, typename GX>
+    void backward(const Eigen::MatrixBase<P>& params, const Eigen::MatrixBase<X>& x,
                   const Eigen::MatrixBase<GY>& grad_y, const ConstVectorRef<Scalar>& grad_logdet,
-                  MatrixRef<Scalar> grad_params, const Eigen::MatrixBase<GX>& grad_x) const {
-        check_shapes("backward", params, x.rows(), x.cols(), grad_x.rows(), grad_x.cols(),
-                     grad_logdet.size());
+                  const Eigen::MatrixBase<GP>& grad_params, const Eigen::MatrixBase<GX>& grad_x) const {
+        check_shapes("backward", params.rows(), params.cols(), x.rows(), x.cols(), grad_x.rows(),
+                     grad_x.cols(), grad_logdet.size());
         require(grad_y.rows() == 1 && grad_y.cols() == x.cols() &&
                     grad_params.rows() == parameter_count() && grad_params.cols() == x.cols(),
                 "RationalQuadraticSpline::backward: grad_y must be 1 x n and grad_params ",
                 parameter_count(), " x n");
-        backward(x.cols(), params.data(), params.outerStride(), x.derived().data(),
-                 x.derived().colStride(), grad_y.derived().data(), grad_y.derived().colStride(),
-                 grad_logdet.data(), grad_params.data(), grad_params.outerStride(),
-                 const_cast<Scalar*>(grad_x.derived().data()), grad_x.derived().colStride());
+        static_assert(has_direct_access<GP>(), "grad_params must have direct access");
+        Matrix<Scalar> ps, xs, gs;
+        backward(x.cols(), block_of(params, ps), row_of(x, xs), row_of(grad_y, gs),
+                 grad_logdet.data(),
+                 ParameterBlock<Scalar>{const_cast<Scalar*>(grad_params.derived().data()),
+                                        grad_params.derived().rowStride(),
+                                        grad_params.derived().colStride()},
+                 output_row(grad_x));
     }
 
 private:
-    static constexpr int T = tile;
-
     /// Everything one tile needs; lives on the stack of each call.
     struct Tile {
         alignas(64) Scalar buffer[(3 * max_bins - 1) * T];  ///< row r of the tile's parameters
@@ -586,31 +632,89 @@ private:
         detail::BinLanes<Scalar, T> bin;
     };
 
-    void check_shapes(const char* fn, const ConstMatrixRef<Scalar>& params, Index in_rows,
-                      Index n, Index out_rows, Index out_cols, Index logdet_size) const {
-        require(params.rows() == parameter_count() && params.cols() == n && in_rows == 1 &&
-                    out_rows == 1 && out_cols == n && logdet_size == n,
-                "RationalQuadraticSpline::", fn, ": expected params ", parameter_count(),
-                " x n, input and output 1 x n and n log-determinants; got params ", params.rows(),
-                " x ", params.cols(), ", input ", in_rows, " x ", n, ", output ", out_rows,
-                " x ", out_cols, ", ", logdet_size, " log-determinants");
+    template <typename E>
+    static constexpr bool has_direct_access() {
+        return (Eigen::internal::traits<E>::Flags & Eigen::DirectAccessBit) != 0;
+    }
+    /// Input block view of an expression (evaluated into `storage` if it has no direct access).
+    template <typename P>
+    static ParameterBlock<const Scalar> block_of(const Eigen::MatrixBase<P>& m,
+                                                 Matrix<Scalar>& storage) {
+        if constexpr (has_direct_access<P>()) {
+            return {m.derived().data(), m.derived().rowStride(), m.derived().colStride()};
+        } else {
+            storage = m;
+            return {storage.data(), 1, storage.outerStride()};
+        }
+    }
+    template <typename X>
+    static Strided<const Scalar> row_of(const Eigen::MatrixBase<X>& m, Matrix<Scalar>& storage) {
+        if constexpr (has_direct_access<X>()) {
+            return {m.derived().data(), m.derived().colStride()};
+        } else {
+            storage = m;
+            return {storage.data(), 1};
+        }
+    }
+    template <typename X>
+    static Strided<Scalar> output_row(const Eigen::MatrixBase<X>& m) {
+        static_assert(has_direct_access<X>(), "outputs must have direct access");
+        return {const_cast<Scalar*>(m.derived().data()), m.derived().colStride()};
     }
 
-    /// Transposes the tile's parameter columns into lane rows (zeros pad a partial tile, giving
-    /// uniform bins) and reads the inputs.
-    void load_tile(Tile& tl, const Scalar* params, Index ld, int count, const Scalar* x,
-                   Index incx) const {
+    void check_shapes(const char* fn, Index p_rows, Index p_cols, Index in_rows, Index n,
+                      Index out_rows, Index out_cols, Index logdet_size) const {
+        require(p_rows == parameter_count() && p_cols == n && in_rows == 1 && out_rows == 1 &&
+                    out_cols == n && logdet_size == n,
+                "RationalQuadraticSpline::", fn, ": expected params ", parameter_count(),
+                " x n, input and output 1 x n and n log-determinants; got params ", p_rows, " x ",
+                p_cols, ", input ", in_rows, " x ", n, ", output ", out_rows, " x ", out_cols, ", ",
+                logdet_size, " log-determinants");
+    }
+
+    /// Copies the tile's parameters into lane rows (zeros pad a partial tile: uniform bins) and
+    /// reads the inputs. The sample-contiguous layout is a plain copy; otherwise a transposition.
+    void load_tile(Tile& tl, ParameterBlock<const Scalar> p, int count, Strided<const Scalar> x) const {
         const Index rows = parameter_count();
-        for (int j = 0; j < count; ++j) {
-            const Scalar* col = params + j * ld;
-            for (Index r = 0; r < rows; ++r) tl.buffer[r * T + j] = col[r];
-            tl.x_raw[j] = x[j * incx];
+        if (p.col_stride == 1) {
+            for (Index r = 0; r < rows; ++r) {
+                const Scalar* src = p.data + r * p.row_stride;
+                Scalar* dst = tl.buffer + r * T;
+                for (int j = 0; j < count; ++j) dst[j] = src[j];
+                for (int j = count; j < T; ++j) dst[j] = Scalar(0);
+            }
+        } else {
+            for (int j = 0; j < count; ++j) {
+                const Scalar* col = p.data + j * p.col_stride;
+                for (Index r = 0; r < rows; ++r) tl.buffer[r * T + j] = col[r * p.row_stride];
+            }
+            // Row by row: GCC 12 (-O3 -march=native) miscompiled the column-by-column form of
+            // this padding loop into aligned stores before the buffer.
+            for (Index r = 0; r < rows; ++r) {
+                Scalar* row = tl.buffer + r * T;
+                for (int j = count; j < T; ++j) row[j] = Scalar(0);
+            }
         }
-        for (int j = count; j < T; ++j) {
-            for (Index r = 0; r < rows; ++r) tl.buffer[r * T + j] = Scalar(0);
-            tl.x_raw[j] = Scalar(0);
-        }
+        for (int j = 0; j < count; ++j) tl.x_raw[j] = x[j];
+        for (int j = count; j < T; ++j) tl.x_raw[j] = Scalar(0);
         clamp_inputs(tl);
+    }
+
+    /// Writes the tile's lane rows (parameter gradients) to a block of any layout.
+    void store_tile(const Tile& tl, ParameterBlock<Scalar> p, int count) const {
+        const Index rows = parameter_count();
+        if (p.col_stride == 1) {
+            for (Index r = 0; r < rows; ++r) {
+                const Scalar* src = tl.buffer + r * T;
+                Scalar* dst = p.data + r * p.row_stride;
+                for (int j = 0; j < count; ++j) dst[j] = src[j];
+            }
+        } else {
+            for (int j = 0; j < count; ++j) {
+                Scalar* col = p.data + j * p.col_stride;
+                for (Index r = 0; r < rows; ++r) col[r * p.row_stride] = tl.buffer[r * T + j];
+            }
+        }
     }
 
     void clamp_inputs(Tile& tl) const {
@@ -618,7 +722,7 @@ private:
         for (int j = 0; j < T; ++j) {
             const Scalar v = tl.x_raw[j];
             tl.inside[j] = (v >= -B && v <= B) ? Scalar(1) : Scalar(0);
-            tl.x[j] = std::min(std::max(v, -B), B);
+            tl.x[j] = detail::min_value(detail::max_value(v, -B), B);
         }
     }
 
