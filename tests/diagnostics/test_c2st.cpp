@@ -46,13 +46,13 @@ TEST_CASE("C2ST reaches the Bayes accuracy for shifted Gaussians", "[diagnostics
     // two: Phi(1) = 0.8413.
     for (auto [shift, bayes] : {std::pair{2.0, 0.6915}, std::pair{4.0, 0.8413}}) {
         INFO("shift " << shift);
-        const Matrix<double> x = gaussian_sample(2, 1000, 0, 10);
-        const Matrix<double> y = gaussian_sample(2, 1000, shift, 11);
+        const Matrix<double> x = gaussian_sample(2, 600, 0, 10);
+        const Matrix<double> y = gaussian_sample(2, 600, shift, 11);
         const C2stResult r = c2st(x, y, C2stOptions{.seed = 12});
         INFO("accuracy " << r.accuracy);
-        // Binomial SE on 2000 points ~0.01; a finite-sample classifier loses a little.
+        // Binomial SE on 1200 points ~0.013; a finite-sample classifier loses a little.
         CHECK(r.accuracy > bayes - 0.04);
-        CHECK(r.accuracy < bayes + 0.03);
+        CHECK(r.accuracy < bayes + 0.04);
     }
 }
 

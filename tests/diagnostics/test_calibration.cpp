@@ -131,3 +131,36 @@ TEST_CASE("Credibility and rank edge cases", "[diagnostics][calibration]") {
     CHECK_THROWS_WITH(coverage_curve(Vector<double>::Zero(3), Vector<double>::Constant(1, 1.5)),
                       Catch::Contains("levels"));
 }
+
+TEST_CASE("CalibrationAccumulator collects coverage, SBC and NLPD inputs",
+          "[diagnostics][calibration]") {
+    CalibrationAccumulator acc(1, 100);
+    CHECK_THROWS_AS(acc.hpd_coverage(coverage_levels()), std::logic_error);
+    const double sd = 1.0;
+    for (Index t = 0; t < 300; ++t) {
+        RandomStream rng(77, static_cast<std::uint64_t>(t));
+        // Exact posterior N(mu, 1) with theta ~ N(mu, 1): draws, densities, truth.
+        const double mu = 3 * standard_normal(rng);
+        Vector<double> theta(1);
+        theta << mu + sd * standard_normal(rng);
+        Matrix<double> draws(1, 100);
+        Vector<double> lq(100);
+        for (Index j = 0; j < 100; ++j) {
+            draws(0, j) = mu + sd * standard_normal(rng);
+            lq(j) = -0.5 * std::pow(draws(0, j) - mu, 2);
+        }
+        acc.add(draws, lq, theta, -0.5 * std::pow(theta(0) - mu, 2));
+    }
+    CHECK(acc.num_tests() == 300);
+    const CoverageCurve hpd = acc.hpd_coverage(coverage_levels(11));
+    CHECK(hpd.max_z_score() < 3.5 + 0.01 / hpd.standard_error(5));
+    const CoverageCurve central = acc.central_coverage(0, coverage_levels(11));
+    CHECK(central.max_z_score() < 3.5 + 0.01 / central.standard_error(5));
+    const SbcUniformity sbc = acc.sbc();
+    CHECK(sbc.bins == 15);
+    CHECK(sbc.p_value(0) > 1e-3);
+    CHECK(acc.true_log_density().size() == 300);
+    CHECK_THROWS_WITH(acc.add(Matrix<double>::Zero(1, 99), Vector<double>::Zero(99),
+                              Vector<double>::Zero(1), 0.0),
+                      Catch::Contains("samples must be 1 x 100"));
+}

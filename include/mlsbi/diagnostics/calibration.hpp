@@ -21,6 +21,7 @@
 /// crisis in simulation-based inference? (expected coverage), TMLR.
 #pragma once
 
+#include <algorithm>
 #include <boost/math/special_functions/gamma.hpp>
 #include <cmath>
 
@@ -184,5 +185,86 @@ struct SbcUniformity {
     }
     return out;
 }
+
+/// Collects, test point by test point, everything the coverage and SBC summaries need, so a
+/// calibration run is one loop: for each (theta_i, x_i), draw L posterior samples, evaluate the
+/// posterior log density at them and at theta_i, and `add` them.
+class CalibrationAccumulator {
+public:
+    /// \param dim parameter dimension p >= 1; \param num_samples L posterior samples per test
+    /// point (the paper uses 2000), >= 1.
+    CalibrationAccumulator(Index dim, Index num_samples) : m_dim(dim), m_samples(num_samples) {
+        require(dim >= 1, "CalibrationAccumulator: dim must be >= 1, got ", dim);
+        require(num_samples >= 1, "CalibrationAccumulator: num_samples must be >= 1, got ",
+                num_samples);
+    }
+
+    /// Adds one test point.
+    /// \param samples p x L posterior draws given x_i; \param sample_log_density L values
+    /// log q(sample | x_i); \param theta the true theta_i (p); \param true_log_density
+    /// log q(theta_i | x_i).
+    /// \throws std::invalid_argument on shape mismatch or NaN.
+    void add(const ConstMatrixRef<double>& samples, const ConstVectorRef<double>& sample_log_density,
+             const ConstVectorRef<double>& theta, double true_log_density) {
+        require(samples.rows() == m_dim && samples.cols() == m_samples,
+                "CalibrationAccumulator::add: samples must be ", m_dim, " x ", m_samples, ", got ",
+                samples.rows(), " x ", samples.cols());
+        require(sample_log_density.size() == m_samples,
+                "CalibrationAccumulator::add: sample_log_density has ", sample_log_density.size(),
+                " entries, expected ", m_samples);
+        require(theta.size() == m_dim, "CalibrationAccumulator::add: theta has ", theta.size(),
+                " entries, expected ", m_dim);
+        const Index t = m_count++;
+        if (t >= m_hpd.size()) {  // grow geometrically
+            const Index capacity = std::max<Index>(16, 2 * m_hpd.size());
+            m_hpd.conservativeResize(capacity);
+            m_central.conservativeResize(m_dim, capacity);
+            m_ranks.conservativeResize(m_dim, capacity);
+            m_log_density.conservativeResize(capacity);
+        }
+        m_hpd(t) = hpd_credibility(sample_log_density, true_log_density);
+        const Vector<double> central = central_credibility(samples, theta);
+        const auto ranks = sbc_ranks(samples, theta);
+        for (Index k = 0; k < m_dim; ++k) {
+            m_central(k, t) = central(k);
+            m_ranks(k, t) = ranks(k);
+        }
+        m_log_density(t) = true_log_density;
+    }
+
+    [[nodiscard]] Index num_tests() const { return m_count; }
+    [[nodiscard]] Index num_samples() const { return m_samples; }
+
+    /// HPD coverage curve at the given levels (e.g. coverage_levels(), or the paper's
+    /// 0.1, 0.3, 0.5, 0.7, 0.9). \throws std::logic_error before the first add.
+    [[nodiscard]] CoverageCurve hpd_coverage(const ConstVectorRef<double>& levels) const {
+        require_state(m_count > 0, "CalibrationAccumulator::hpd_coverage: no test points added");
+        return coverage_curve(m_hpd.head(m_count), levels);
+    }
+    /// Central-interval coverage curve of dimension k.
+    [[nodiscard]] CoverageCurve central_coverage(Index k, const ConstVectorRef<double>& levels) const {
+        require_state(m_count > 0, "CalibrationAccumulator::central_coverage: no test points added");
+        require(k >= 0 && k < m_dim, "CalibrationAccumulator::central_coverage: dimension ", k,
+                " out of range");
+        return coverage_curve(m_central.row(k).head(m_count).transpose(), levels);
+    }
+    /// SBC rank uniformity with `bins` bins (default: about N / 20, at least 2, at most L + 1).
+    [[nodiscard]] SbcUniformity sbc(Index bins = 0) const {
+        require_state(m_count > 0, "CalibrationAccumulator::sbc: no test points added");
+        if (bins <= 0) bins = std::clamp<Index>(m_count / 20, 2, std::min<Index>(20, m_samples + 1));
+        return sbc_uniformity(m_ranks.leftCols(m_count), m_samples, bins);
+    }
+    /// log q(theta_i | x_i) of every test point (for nlpd()).
+    [[nodiscard]] Vector<double> true_log_density() const { return m_log_density.head(m_count); }
+
+private:
+    Index m_dim;
+    Index m_samples;
+    Index m_count = 0;
+    Vector<double> m_hpd;
+    Matrix<double> m_central;
+    Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic> m_ranks;
+    Vector<double> m_log_density;
+};
 
 }  // namespace mlsbi::diagnostics
