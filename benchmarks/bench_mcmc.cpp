@@ -90,8 +90,8 @@ void report(benchmark::State& state, const inference::McmcResult& r) {
     state.counters["warmup_s"] = r.warmup_seconds;
     state.counters["sampling_s"] = r.sampling_seconds;
     state.counters["evals"] = static_cast<double>(r.evaluations);
-    state.counters["evals_per_draw"] =
-        static_cast<double>(r.evaluations - r.warmup_evaluations) / static_cast<double>(r.samples.cols());
+    state.counters["evals_per_draw"] = static_cast<double>(r.evaluations - r.warmup_evaluations) /
+                                       static_cast<double>(r.samples.cols());
     state.counters["min_ess_bulk"] = r.min_ess_bulk();
     state.counters["max_rhat"] = r.max_rhat();
 }
@@ -107,8 +107,8 @@ void BM_NleSample10k(benchmark::State& state) {
     inference::McmcResult r;
     for (auto _ : state) {
         // Chains start by SIR from 2000 prior candidates (part of the timed work).
-        const auto init =
-            inference::sir_initialize_from_prior(posterior, simulators::gnk::prior(), 2000, kChains, 9);
+        const auto init = inference::sir_initialize_from_prior(posterior, simulators::gnk::prior(),
+                                                               2000, kChains, 9);
         r = slice ? inference::slice_sample(posterior, init.points, kRun)
                   : inference::adaptive_metropolis(posterior, init.points, kRun);
         benchmark::DoNotOptimize(r.samples.data());
@@ -127,7 +127,8 @@ void BM_ExactSliceSample10k(benchmark::State& state) {
     });
     inference::McmcResult r;
     for (auto _ : state) {
-        const auto init = inference::sir_initialize_from_prior(log_posterior, prior, 2000, kChains, 9);
+        const auto init =
+            inference::sir_initialize_from_prior(log_posterior, prior, 2000, kChains, 9);
         r = inference::slice_sample(log_posterior, init.points, kRun);
         benchmark::DoNotOptimize(r.samples.data());
     }
@@ -138,7 +139,16 @@ void BM_ExactSliceSample10k(benchmark::State& state) {
 
 BENCHMARK_TEMPLATE(BM_NleLogPosterior, float)->Arg(1)->Arg(10)->Arg(100);
 BENCHMARK_TEMPLATE(BM_NleLogPosterior, double)->Arg(1)->Arg(10)->Arg(100);
-BENCHMARK_TEMPLATE(BM_NleSample10k, float, true)->Name("BM_NleSlice10k<float>")->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK_TEMPLATE(BM_NleSample10k, double, true)->Name("BM_NleSlice10k<double>")->Unit(benchmark::kMillisecond)->Iterations(1);
-BENCHMARK_TEMPLATE(BM_NleSample10k, float, false)->Name("BM_NleMetropolis10k<float>")->Unit(benchmark::kMillisecond)->Iterations(1);
+BENCHMARK_TEMPLATE(BM_NleSample10k, float, true)
+    ->Name("BM_NleSlice10k<float>")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+BENCHMARK_TEMPLATE(BM_NleSample10k, double, true)
+    ->Name("BM_NleSlice10k<double>")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+BENCHMARK_TEMPLATE(BM_NleSample10k, float, false)
+    ->Name("BM_NleMetropolis10k<float>")
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 BENCHMARK(BM_ExactSliceSample10k)->Unit(benchmark::kMillisecond)->Iterations(1);

@@ -56,13 +56,9 @@ int main(int argc, char** argv) {
     Vector<double> mu0(p);
     mu0 << 0.0, 1.0, -1.0;
     Matrix<double> s0(p, p);
-    s0 << 4.0, 1.2, 0.0,
-          1.2, 2.0, -0.6,
-          0.0, -0.6, 1.0;
+    s0 << 4.0, 1.2, 0.0, 1.2, 2.0, -0.6, 0.0, -0.6, 1.0;
     Matrix<double> s(p, p);
-    s << 1.0, 0.8, 0.3,
-         0.8, 1.0, 0.5,
-         0.3, 0.5, 1.0;
+    s << 1.0, 0.8, 0.3, 0.8, 1.0, 0.5, 0.3, 0.5, 1.0;
     Vector<double> truth(p);
     truth << 1.5, -0.5, 0.5;
     const Matrix<double> s_factor = Eigen::LLT<Matrix<double>>(s).matrixL();
@@ -95,10 +91,10 @@ int main(int argc, char** argv) {
     std::printf("SIR initialisation: %ld of 4000 candidates finite, weight ESS %.1f\n",
                 static_cast<long>(init.finite_candidates), init.weight_ess);
 
-    const inference::McmcOptions slice_options{.draws_per_chain = quick ? 200 : 2000,
-                                               .warmup = quick ? 100 : 300, .seed = 11};
-    const inference::McmcOptions metropolis_options{.draws_per_chain = quick ? 400 : 5000,
-                                                    .warmup = quick ? 200 : 1000, .seed = 12};
+    const inference::McmcOptions slice_options{
+        .draws_per_chain = quick ? 200 : 2000, .warmup = quick ? 100 : 300, .seed = 11};
+    const inference::McmcOptions metropolis_options{
+        .draws_per_chain = quick ? 400 : 5000, .warmup = quick ? 200 : 1000, .seed = 12};
     const inference::McmcResult slice =
         inference::slice_sample(log_posterior, init.points, slice_options);
     const inference::McmcResult metropolis =
@@ -115,7 +111,8 @@ int main(int argc, char** argv) {
         exact.col(j) = post_mean + post_factor * z;
     }
 
-    std::printf("\nexact posterior mean  %8.4f %8.4f %8.4f\n", post_mean(0), post_mean(1), post_mean(2));
+    std::printf("\nexact posterior mean  %8.4f %8.4f %8.4f\n", post_mean(0), post_mean(1),
+                post_mean(2));
     std::printf("exact posterior sd    %8.4f %8.4f %8.4f\n\n", std::sqrt(post_cov(0, 0)),
                 std::sqrt(post_cov(1, 1)), std::sqrt(post_cov(2, 2)));
     std::printf("%-11s %8s %8s %8s %9s %9s %9s %9s %8s %10s\n", "sampler", "draws", "evals",
@@ -128,11 +125,14 @@ int main(int argc, char** argv) {
         double cov_z = 0;
         for (Index i = 0; i < p; ++i) {
             const Matrix<double> di = r->parameter_draws(i);
-            mean_z = std::max(mean_z, std::abs(di.mean() - post_mean(i)) / inference::mcse_mean(di));
+            mean_z =
+                std::max(mean_z, std::abs(di.mean() - post_mean(i)) / inference::mcse_mean(di));
             for (Index k = 0; k <= i; ++k) {
-                const Matrix<double> y = ((di.array() - post_mean(i)) *
-                                          (r->parameter_draws(k).array() - post_mean(k))).matrix();
-                cov_z = std::max(cov_z, std::abs(y.mean() - post_cov(i, k)) / inference::mcse_mean(y));
+                const Matrix<double> y =
+                    ((di.array() - post_mean(i)) * (r->parameter_draws(k).array() - post_mean(k)))
+                        .matrix();
+                cov_z =
+                    std::max(cov_z, std::abs(y.mean() - post_cov(i, k)) / inference::mcse_mean(y));
             }
         }
         const Index n_metric = quick ? 500 : 4000;
@@ -152,10 +152,12 @@ int main(int argc, char** argv) {
         const Matrix<double> c = exact.rightCols(n_metric);
         std::printf("%-11s %8ld %8s %8s %9s %9s %9s %9s %8.3f %10.2e\n", "exact/exact",
                     static_cast<long>(n_metric), "-", "-", "-", "-", "-", "-",
-                    diagnostics::c2st(b, c, {.seed = 5}).accuracy, diagnostics::mmd_squared_median(b, c));
+                    diagnostics::c2st(b, c, {.seed = 5}).accuracy,
+                    diagnostics::mmd_squared_median(b, c));
     }
-    std::printf("\n(mean |z|, cov |z|: largest error of a posterior mean / covariance entry in Monte\n"
-                " Carlo standard errors; C2ST 0.5 and MMD^2 ~ 0 mean indistinguishable from exact)\n");
+    std::printf(
+        "\n(mean |z|, cov |z|: largest error of a posterior mean / covariance entry in Monte\n"
+        " Carlo standard errors; C2ST 0.5 and MMD^2 ~ 0 mean indistinguishable from exact)\n");
 
     // --- Outputs.
     const std::vector<std::string> names = {"theta1", "theta2", "theta3"};

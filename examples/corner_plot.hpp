@@ -76,7 +76,8 @@ inline bool corner_plot(const std::string& png, const std::vector<CornerSeries>&
                 continue;
             }
             gp << "set xrange [" << lo_x << ":" << hi_x << "]\n";
-            gp << "set xlabel '" << (row == p - 1 ? names[static_cast<std::size_t>(col)] : "") << "'\n";
+            gp << "set xlabel '" << (row == p - 1 ? names[static_cast<std::size_t>(col)] : "")
+               << "'\n";
             if (col == row) {
                 const double width = (hi_x - lo_x) / bins;
                 gp << "set autoscale y\nset ylabel ''\n";
@@ -85,8 +86,8 @@ inline bool corner_plot(const std::string& png, const std::vector<CornerSeries>&
                 gp << "plot ";
                 bool first = true;
                 for (const auto& s : series) {
-                    gp << (first ? "" : ", ") << "'" << s.csv << "' every ::1 using (bin($" << col + 1
-                       << ")):(1.0/" << static_cast<double>(s.count) * width
+                    gp << (first ? "" : ", ") << "'" << s.csv << "' every ::1 using (bin($"
+                       << col + 1 << ")):(1.0/" << static_cast<double>(s.count) * width
                        << ") smooth freq with steps lw 1.5 lc rgb '" << s.color << "' title '"
                        << (row == 0 ? s.label : "") << "'";
                     first = false;
@@ -100,7 +101,8 @@ inline bool corner_plot(const std::string& png, const std::vector<CornerSeries>&
                 gp << "\n";
             } else {
                 gp << "set yrange [" << lo_y << ":" << hi_y << "]\n";
-                gp << "set ylabel '" << (col == 0 ? names[static_cast<std::size_t>(row)] : "") << "'\n";
+                gp << "set ylabel '" << (col == 0 ? names[static_cast<std::size_t>(row)] : "")
+                   << "'\n";
                 gp << "plot ";
                 bool first = true;
                 for (const auto& s : series) {

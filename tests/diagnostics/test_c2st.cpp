@@ -2,7 +2,6 @@
 // Tests for diagnostics/c2st.hpp: ~0.5 for samples of one distribution (and for identical
 // samples), the Bayes accuracy for two shifted Gaussians, determinism across thread counts.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #ifdef _OPENMP
@@ -20,7 +19,8 @@ Matrix<double> gaussian_sample(Index d, Index n, double shift, std::uint64_t see
     Matrix<double> out(d, n);
     for (Index j = 0; j < n; ++j) {
         RandomStream rng(seed, static_cast<std::uint64_t>(j));
-        for (Index i = 0; i < d; ++i) out(i, j) = 3.0 + 2.0 * standard_normal(rng) + (i == 0 ? shift : 0.0);
+        for (Index i = 0; i < d; ++i)
+            out(i, j) = 3.0 + 2.0 * standard_normal(rng) + (i == 0 ? shift : 0.0);
     }
     return out;
 }
@@ -82,6 +82,7 @@ TEST_CASE("C2ST rejects bad input", "[diagnostics][c2st]") {
     const Matrix<double> x = Matrix<double>::Zero(2, 10);
     CHECK_THROWS_WITH(c2st(x, Matrix<double>::Zero(3, 10)), Catch::Contains("dimension"));
     CHECK_THROWS_WITH(c2st(x, x, C2stOptions{.folds = 1}), Catch::Contains("folds"));
-    CHECK_THROWS_WITH(c2st(x, x, C2stOptions{.learning_rate = 0}), Catch::Contains("learning_rate"));
+    CHECK_THROWS_WITH(c2st(x, x, C2stOptions{.learning_rate = 0}),
+                      Catch::Contains("learning_rate"));
     CHECK_THROWS_WITH(c2st(x.leftCols(2), x.leftCols(2)), Catch::Contains("2 x folds"));
 }

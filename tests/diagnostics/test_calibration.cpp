@@ -3,7 +3,6 @@
 // central coverage within binomial error of nominal at every level and uniform SBC ranks; an
 // overconfident posterior is detected by all three.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <numbers>
 
@@ -18,8 +17,8 @@ namespace {
 // theta ~ N(0, I_2), x | theta ~ N(theta, s^2 I_2): posterior N(x / (1 + s^2), s^2 / (1 + s^2) I).
 // `width` multiplies the posterior sd used for sampling and density (1 = exact).
 struct CalibrationRun {
-    Vector<double> hpd;                // N credibilities
-    Matrix<double> central;            // 2 x N credibilities
+    Vector<double> hpd;                                          // N credibilities
+    Matrix<double> central;                                      // 2 x N credibilities
     Eigen::Matrix<Index, Eigen::Dynamic, Eigen::Dynamic> ranks;  // 2 x N
 };
 
@@ -81,7 +80,8 @@ TEST_CASE("An exact posterior is calibrated at every level", "[diagnostics][cali
     for (Index k = 0; k < 2; ++k) {
         const CoverageCurve central = coverage_curve(r.central.row(k).transpose(), levels);
         for (Index i = 1; i < 20; ++i) {
-            INFO("dimension " << k << ", level " << levels(i) << ": central " << central.coverage(i));
+            INFO("dimension " << k << ", level " << levels(i) << ": central "
+                              << central.coverage(i));
             CHECK(std::abs(central.coverage(i) - levels(i)) <
                   3.5 * central.standard_error(i) + 1.0 / samples);
         }
@@ -107,7 +107,7 @@ TEST_CASE("Credibility and rank edge cases", "[diagnostics][calibration]") {
     Vector<double> lq(4);
     lq << 1.0, 2.0, 3.0, 2.0;
     CHECK(hpd_credibility(lq, 2.0) == Approx(0.5));  // one above, two ties
-    CHECK(hpd_credibility(lq, 5.0) == 0.0);           // truth denser than every sample
+    CHECK(hpd_credibility(lq, 5.0) == 0.0);          // truth denser than every sample
     CHECK(hpd_credibility(lq, -std::numeric_limits<double>::infinity()) == 1.0);
     Matrix<double> s(1, 4);
     s << 0.0, 1.0, 2.0, 3.0;

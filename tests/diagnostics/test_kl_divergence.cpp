@@ -2,7 +2,6 @@
 // Tests for diagnostics/kl_divergence.hpp: KL between Gaussians against the closed form, on a
 // trapezoid grid and on the paper's renormalised discrete grid; edge cases and errors.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -26,8 +25,8 @@ double gaussian_kl(double m1, double s1, double m2, double s2) {
 
 TEST_CASE("Grid KL between Gaussians matches the closed form", "[diagnostics][kl]") {
     const Vector<double> grid = linspace(-15, 15, 3001);
-    for (auto [mu, sigma] : {std::pair{0.0, 1.0}, std::pair{1.0, 1.0}, std::pair{0.5, 2.0},
-                             std::pair{-2.0, 0.7}}) {
+    for (auto [mu, sigma] :
+         {std::pair{0.0, 1.0}, std::pair{1.0, 1.0}, std::pair{0.5, 2.0}, std::pair{-2.0, 0.7}}) {
         INFO("q = N(" << mu << ", " << sigma << "^2)");
         const double exact = gaussian_kl(0, 1, mu, sigma);
         const Vector<double> lp = normal_log_pdf(grid, 0, 1);
@@ -65,7 +64,8 @@ TEST_CASE("Trapezoid KL handles zero densities and rejects bad grids", "[diagnos
     Vector<double> lp(grid.size()), lq(grid.size());
     for (Index i = 0; i < grid.size(); ++i) {
         lp(i) = (grid(i) >= 0 && grid(i) <= 1) ? 0.0 : -std::numeric_limits<double>::infinity();
-        lq(i) = (grid(i) >= -1 && grid(i) <= 2) ? -std::log(3.0) : -std::numeric_limits<double>::infinity();
+        lq(i) = (grid(i) >= -1 && grid(i) <= 2) ? -std::log(3.0)
+                                                : -std::numeric_limits<double>::infinity();
     }
     CHECK(forward_kl_trapezoid(grid, lp, lq) == Approx(std::log(3.0)).epsilon(2e-3));
     CHECK(std::isinf(forward_kl_trapezoid(grid, lq, lp)));  // q's mass where p = 0: infinite

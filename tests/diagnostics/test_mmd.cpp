@@ -3,7 +3,6 @@
 // estimators match the closed form for two Gaussians within Monte Carlo error, the median
 // heuristic and the multi-bandwidth kernel behave as documented.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "mlsbi/diagnostics/mmd.hpp"
@@ -43,8 +42,7 @@ TEST_CASE("MMD of identical samples is zero", "[diagnostics][mmd]") {
     CHECK(u > -2.0 / 200);
 }
 
-TEST_CASE("MMD of two Gaussians with a known shift matches the closed form",
-          "[diagnostics][mmd]") {
+TEST_CASE("MMD of two Gaussians with a known shift matches the closed form", "[diagnostics][mmd]") {
     const Index d = 2;
     const Index n = 300;
     const double l = 1.5;
@@ -57,7 +55,8 @@ TEST_CASE("MMD of two Gaussians with a known shift matches the closed form",
         Vector<double> u(reps), v(reps);
         for (int r = 0; r < reps; ++r) {
             const Matrix<double> x = gaussian_sample(d, n, 0, 100 + static_cast<std::uint64_t>(r));
-            const Matrix<double> y = gaussian_sample(d, n, delta, 900 + static_cast<std::uint64_t>(r));
+            const Matrix<double> y =
+                gaussian_sample(d, n, delta, 900 + static_cast<std::uint64_t>(r));
             u(r) = mmd_squared(x, y, l, MmdEstimator::unbiased);
             v(r) = mmd_squared(x, y, l, MmdEstimator::biased);
         }
@@ -95,8 +94,11 @@ TEST_CASE("Median heuristic and multi-bandwidth kernel", "[diagnostics][mmd]") {
 
 TEST_CASE("MMD rejects bad input", "[diagnostics][mmd]") {
     const Matrix<double> x = Matrix<double>::Zero(2, 5);
-    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Zero(3, 5), 1.0), Catch::Contains("dimension"));
-    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Ones(2, 5), -1.0), Catch::Contains("length scales"));
+    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Zero(3, 5), 1.0),
+                      Catch::Contains("dimension"));
+    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Ones(2, 5), -1.0),
+                      Catch::Contains("length scales"));
     CHECK_THROWS_WITH(median_heuristic(x, x), Catch::Contains("coincide"));
-    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Ones(2, 1), 1.0), Catch::Contains("at least 2"));
+    CHECK_THROWS_WITH(mmd_squared(x, Matrix<double>::Ones(2, 1), 1.0),
+                      Catch::Contains("at least 2"));
 }

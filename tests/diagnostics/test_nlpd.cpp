@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Tests for diagnostics/nlpd.hpp: summaries of -log q and of the paper's -q.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "mlsbi/diagnostics/nlpd.hpp"

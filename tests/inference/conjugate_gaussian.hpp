@@ -24,9 +24,10 @@ struct ConjugateGaussian {
     Vector<double> posterior_mean;
     Matrix<double> posterior_cov;
 
-    ConjugateGaussian(Vector<double> mu0, Matrix<double> s0, Matrix<double> s,
-                      Matrix<double> x)
-        : prior_mean(std::move(mu0)), prior_cov(std::move(s0)), noise_cov(std::move(s)),
+    ConjugateGaussian(Vector<double> mu0, Matrix<double> s0, Matrix<double> s, Matrix<double> x)
+        : prior_mean(std::move(mu0)),
+          prior_cov(std::move(s0)),
+          noise_cov(std::move(s)),
           observations(std::move(x)) {
         prior_precision = prior_cov.inverse();
         noise_precision = noise_cov.inverse();
@@ -88,13 +89,9 @@ inline ConjugateGaussian make_conjugate_3d() {
     Vector<double> mu0(3);
     mu0 << 0.0, 0.0, 0.0;
     Matrix<double> s0(3, 3);
-    s0 << 4.0, 1.0, 0.5,
-          1.0, 3.0, -0.5,
-          0.5, -0.5, 2.0;
+    s0 << 4.0, 1.0, 0.5, 1.0, 3.0, -0.5, 0.5, -0.5, 2.0;
     Matrix<double> s(3, 3);
-    s << 1.0, 0.6, 0.0,
-         0.6, 1.0, -0.3,
-         0.0, -0.3, 0.5;
+    s << 1.0, 0.6, 0.0, 0.6, 1.0, -0.3, 0.0, -0.3, 0.5;
     Vector<double> truth(3);
     truth << 1.0, -0.5, 2.0;
     const Matrix<double> l = Eigen::LLT<Matrix<double>>(s).matrixL();

@@ -3,7 +3,6 @@
 // AR(1) chains with known integrated autocorrelation time, chains stuck at different means),
 // rank normalisation with ties, quantiles, MCSE.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "mlsbi/inference/convergence.hpp"
@@ -66,15 +65,14 @@ TEST_CASE("R-hat detects chains at different locations", "[inference][convergenc
 
 TEST_CASE("Tail R-hat catches chains that differ only in scale", "[inference][convergence]") {
     Matrix<double> draws = ar1_chains(1000, 4, 0.0, 11);
-    draws.col(0) *= 3.0;  // same mean, wider
+    draws.col(0) *= 3.0;              // same mean, wider
     CHECK(split_rhat(draws) < 1.05);  // the classic R-hat barely sees it
     CHECK(rank_normalized_rhat(draws) > 1.05);
 }
 
 TEST_CASE("Rank normalisation averages ties and keeps the shape", "[inference][convergence]") {
     Matrix<double> draws(2, 2);
-    draws << 1.0, 2.0,
-             2.0, 3.0;
+    draws << 1.0, 2.0, 2.0, 3.0;
     const Matrix<double> z = rank_normalize(draws);
     REQUIRE(z.rows() == 2);
     REQUIRE(z.cols() == 2);

@@ -2,7 +2,6 @@
 // Tests for inference/initialization.hpp: SIR picks distinct, high-weight candidates, follows
 // the importance weights, is deterministic and reports bad input.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>

@@ -3,7 +3,6 @@
 // proposal (mean and covariance within Monte Carlo standard errors, R-hat < 1.01), acceptance
 // near the target, determinism across thread counts, option validation.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -17,15 +16,16 @@
 using namespace mlsbi;
 using namespace mlsbi::inference;
 
-TEST_CASE("Adaptive Metropolis recovers a conjugate Gaussian posterior", "[inference][metropolis]") {
+TEST_CASE("Adaptive Metropolis recovers a conjugate Gaussian posterior",
+          "[inference][metropolis]") {
     const auto model = test::make_conjugate_3d();
     auto log_density = batch_over_columns(
         [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); });
     const Matrix<double> init = model.prior_draws(8, 5);
     const McmcResult r = adaptive_metropolis(
         log_density, init, McmcOptions{.draws_per_chain = 4000, .warmup = 1000, .seed = 2});
-    INFO("max R-hat " << r.max_rhat() << ", min bulk ESS " << r.min_ess_bulk()
-                      << ", acceptance " << r.acceptance_rate.mean());
+    INFO("max R-hat " << r.max_rhat() << ", min bulk ESS " << r.min_ess_bulk() << ", acceptance "
+                      << r.acceptance_rate.mean());
     REQUIRE(r.samples.cols() == 32000);
     CHECK(r.status == McmcStatus::converged);
     CHECK(r.max_rhat() < 1.01);
@@ -38,13 +38,15 @@ TEST_CASE("Adaptive Metropolis recovers a conjugate Gaussian posterior", "[infer
     for (Index i = 0; i < 3; ++i) {
         const Matrix<double> d = r.parameter_draws(i);
         const double se = mcse_mean(d);
-        INFO("theta_" << i << ": " << d.mean() << " vs " << model.posterior_mean(i) << " mcse " << se);
+        INFO("theta_" << i << ": " << d.mean() << " vs " << model.posterior_mean(i) << " mcse "
+                      << se);
         CHECK(std::abs(d.mean() - model.posterior_mean(i)) < 4 * se);
         for (Index k = 0; k <= i; ++k) {
             const Matrix<double> y = ((d.array() - model.posterior_mean(i)) *
                                       (r.parameter_draws(k).array() - model.posterior_mean(k)))
                                          .matrix();
-            INFO("cov(" << i << "," << k << ") " << y.mean() << " vs " << model.posterior_cov(i, k));
+            INFO("cov(" << i << "," << k << ") " << y.mean() << " vs "
+                        << model.posterior_cov(i, k));
             CHECK(std::abs(y.mean() - model.posterior_cov(i, k)) < 4 * mcse_mean(y));
         }
     }
@@ -53,8 +55,7 @@ TEST_CASE("Adaptive Metropolis recovers a conjugate Gaussian posterior", "[infer
 TEST_CASE("Adaptive Metropolis is deterministic across thread counts", "[inference][metropolis]") {
     const auto model = test::make_conjugate_3d();
     auto log_density = batch_over_columns(
-        [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); },
-        2);
+        [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); }, 2);
     const Matrix<double> init = model.prior_draws(6, 3);
     const McmcOptions options{.draws_per_chain = 30, .warmup = 40, .thin = 2, .seed = 5};
 #ifdef _OPENMP

@@ -4,7 +4,6 @@
 // constant, slice sampling on it recovers the analytic mean and covariance, the prior support is
 // respected, and results do not depend on the thread count.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -28,8 +27,8 @@ namespace {
 // q(x | theta) = N(x; theta, sigma^2 I_d): a DiagonalGaussian without hidden layers whose single
 // Dense layer maps theta to [mu; log sigma] = [I; 0] theta + [0; log sigma].
 template <typename Scalar>
-flows::ConditionalEstimator<flows::DiagonalGaussian<Scalar>> exact_gaussian_likelihood(Index d,
-                                                                                      double sigma) {
+flows::ConditionalEstimator<flows::DiagonalGaussian<Scalar>> exact_gaussian_likelihood(
+    Index d, double sigma) {
     typename flows::DiagonalGaussian<Scalar>::Options options;
     options.input_dim = d;
     options.context_dim = d;
@@ -49,7 +48,8 @@ flows::ConditionalEstimator<flows::DiagonalGaussian<Scalar>> exact_gaussian_like
 TEST_CASE("NLE posterior of an exact likelihood is the conjugate posterior", "[inference][nle]") {
     const auto model = test::make_conjugate_3d();
     const Matrix<double> noise = 0.25 * Matrix<double>::Identity(3, 3);
-    const test::ConjugateGaussian exact(model.prior_mean, model.prior_cov, noise, model.observations);
+    const test::ConjugateGaussian exact(model.prior_mean, model.prior_cov, noise,
+                                        model.observations);
     const auto estimator = exact_gaussian_likelihood<double>(3, 0.5);
     const distributions::Gaussian prior(exact.prior_mean, exact.prior_cov);
     const NlePosterior posterior(estimator, prior, exact.observations);
@@ -65,8 +65,9 @@ TEST_CASE("NLE posterior of an exact likelihood is the conjugate posterior", "[i
         CHECK(values(j) - exact.log_posterior(thetas.col(j)) == Approx(offset).epsilon(1e-10));
     CHECK(posterior.log_density(thetas.col(7)) == Approx(values(7)).epsilon(1e-12));
 
-    const McmcResult r = slice_sample(posterior, exact.prior_draws(8, 9),
-                                      McmcOptions{.draws_per_chain = 800, .warmup = 200, .seed = 3});
+    const McmcResult r =
+        slice_sample(posterior, exact.prior_draws(8, 9),
+                     McmcOptions{.draws_per_chain = 800, .warmup = 200, .seed = 3});
     INFO("max R-hat " << r.max_rhat());
     CHECK(r.max_rhat() < 1.01);
     for (Index i = 0; i < 3; ++i) {
@@ -82,12 +83,10 @@ TEST_CASE("NLE posterior is -inf outside the prior support", "[inference][nle]")
     const auto estimator = exact_gaussian_likelihood<float>(2, 1.0);
     const distributions::BoxUniform prior({0.0, 0.0}, {1.0, 1.0});
     Matrix<double> x(2, 3);
-    x << 0.2, 0.4, 0.6,
-         0.5, 0.5, 0.7;
+    x << 0.2, 0.4, 0.6, 0.5, 0.5, 0.7;
     const NlePosterior posterior(estimator, prior, x, NlePosteriorOptions{.chunk_size = 2});
     Matrix<double> thetas(2, 5);
-    thetas << 0.5, -0.1, 0.3, 2.0, 0.9,
-              0.5, 0.5, 0.3, 0.5, 0.1;
+    thetas << 0.5, -0.1, 0.3, 2.0, 0.9, 0.5, 0.5, 0.3, 0.5, 0.1;
     Vector<double> out(5);
     posterior(thetas, out);
     CHECK(out(1) == -std::numeric_limits<double>::infinity());
@@ -110,8 +109,7 @@ TEST_CASE("NLE posterior evaluation does not depend on the thread count", "[infe
     const auto estimator = exact_gaussian_likelihood<float>(2, 0.7);
     const distributions::Gaussian prior = distributions::Gaussian::standard(2);
     Matrix<double> x(2, 4);
-    x << 0.1, -0.3, 0.5, 0.2,
-         1.0, 0.8, 1.2, 0.9;
+    x << 0.1, -0.3, 0.5, 0.2, 1.0, 0.8, 1.2, 0.9;
     const NlePosterior posterior(estimator, prior, x, NlePosteriorOptions{.chunk_size = 3});
     const Matrix<double> thetas = Matrix<double>::Random(2, 37);
     Vector<double> one(37), two(37);

@@ -3,7 +3,6 @@
 // truncated posterior is known in closed form: acceptance rate, moments of the accepted draws,
 // the leakage-corrected density (normalised on the box), and the error when acceptance collapses.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -54,7 +53,8 @@ TEST_CASE("NPE posterior rejects leakage and reports the acceptance rate", "[inf
     CHECK(std::abs(draws.acceptance_rate - z) < 4 * z * std::sqrt((1 - z) / n));
     // Truncated-normal mean and variance.
     const double mean = x + s * (phi(a) - phi(b)) / z;
-    const double var = s * s * (1 + (a * phi(a) - b * phi(b)) / z - std::pow((phi(a) - phi(b)) / z, 2));
+    const double var =
+        s * s * (1 + (a * phi(a) - b * phi(b)) / z - std::pow((phi(a) - phi(b)) / z, 2));
     const double m = draws.samples.mean();
     CHECK(std::abs(m - mean) < 4 * std::sqrt(var / n));
     const double v = (draws.samples.array() - m).square().sum() / (n - 1);
@@ -70,10 +70,9 @@ TEST_CASE("Leakage-corrected NPE density is normalised on the support", "[infere
     const distributions::BoxUniform prior({0.0}, {1.0});
     Vector<double> x_obs(1);
     x_obs << 0.8;
-    const NpePosterior corrected(estimator, prior, x_obs,
-                                 NpePosteriorOptions{.correct_leakage = true,
-                                                     .leakage_samples = 200000,
-                                                     .leakage_seed = 3});
+    const NpePosterior corrected(
+        estimator, prior, x_obs,
+        NpePosteriorOptions{.correct_leakage = true, .leakage_samples = 200000, .leakage_seed = 3});
     const NpePosterior raw(estimator, prior, x_obs);
     const double z = normal_cdf(0.4) - normal_cdf(-1.6);
     CHECK(std::abs(corrected.support_mass() - z) < 4 * corrected.support_mass_standard_error());
@@ -90,7 +89,8 @@ TEST_CASE("Leakage-corrected NPE density is normalised on the support", "[infere
         for (Index i = 1; i < g; ++i) sum += 0.5 * (std::exp(l(i)) + std::exp(l(i - 1))) / (g - 1);
         return sum;
     };
-    CHECK(integral(lc) == Approx(1.0).margin(4 * corrected.support_mass_standard_error() / z + 1e-6));
+    CHECK(integral(lc) ==
+          Approx(1.0).margin(4 * corrected.support_mass_standard_error() / z + 1e-6));
     CHECK(integral(lr) == Approx(z).epsilon(1e-6));
     Matrix<double> outside(1, 2);
     outside << -0.1, 1.5;
@@ -114,11 +114,13 @@ TEST_CASE("NPE posterior stops with a clear error when acceptance collapses", "[
         CHECK(e.acceptance() < 1e-3);
         CHECK(e.proposed() == 2000);
     }
-    CHECK_THROWS_AS(NpePosterior(estimator, prior, far,
-                                 NpePosteriorOptions{.correct_leakage = true, .leakage_samples = 1000}),
-                    LowAcceptanceError);
+    CHECK_THROWS_AS(
+        NpePosterior(estimator, prior, far,
+                     NpePosteriorOptions{.correct_leakage = true, .leakage_samples = 1000}),
+        LowAcceptanceError);
     CHECK_THROWS_WITH(NpePosterior(estimator, prior, Vector<double>::Zero(2)),
                       Catch::Contains("x_obs has 2 entries"));
-    CHECK_THROWS_WITH(NpePosterior(estimator, prior, far, NpePosteriorOptions{.min_acceptance = 1.0}),
-                      Catch::Contains("min_acceptance"));
+    CHECK_THROWS_WITH(
+        NpePosterior(estimator, prior, far, NpePosteriorOptions{.min_acceptance = 1.0}),
+        Catch::Contains("min_acceptance"));
 }

@@ -3,7 +3,6 @@
 // covariance within Monte Carlo standard errors, R-hat < 1.01), respect of a hard support,
 // determinism across thread counts and seeds, option validation.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -27,13 +26,14 @@ void check_recovers(const McmcResult& r, const test::ConjugateGaussian& model) {
         const Matrix<double> d = r.parameter_draws(i);
         const double mean = d.mean();
         const double se = mcse_mean(d);
-        INFO("mean of theta_" << i << ": " << mean << " vs " << model.posterior_mean(i)
-                              << ", mcse " << se);
+        INFO("mean of theta_" << i << ": " << mean << " vs " << model.posterior_mean(i) << ", mcse "
+                              << se);
         CHECK(std::abs(mean - model.posterior_mean(i)) < 4 * se);
         for (Index k = 0; k <= i; ++k) {
             const Matrix<double> dk = r.parameter_draws(k);
-            const Matrix<double> y = ((d.array() - model.posterior_mean(i)) *
-                                      (dk.array() - model.posterior_mean(k))).matrix();
+            const Matrix<double> y =
+                ((d.array() - model.posterior_mean(i)) * (dk.array() - model.posterior_mean(k)))
+                    .matrix();
             const double cov = y.mean();
             const double cov_se = mcse_mean(y);
             INFO("cov(" << i << "," << k << "): " << cov << " vs " << model.posterior_cov(i, k)
@@ -50,8 +50,8 @@ TEST_CASE("Slice sampling recovers a conjugate Gaussian posterior", "[inference]
     auto log_density = batch_over_columns(
         [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); });
     const Matrix<double> init = model.prior_draws(8, 5);
-    const McmcResult r = slice_sample(log_density, init,
-                                      McmcOptions{.draws_per_chain = 1000, .warmup = 200, .seed = 1});
+    const McmcResult r = slice_sample(
+        log_density, init, McmcOptions{.draws_per_chain = 1000, .warmup = 200, .seed = 1});
     INFO("max R-hat " << r.max_rhat() << ", min bulk ESS " << r.min_ess_bulk());
     REQUIRE(r.samples.rows() == 3);
     REQUIRE(r.samples.cols() == 8000);
@@ -77,12 +77,10 @@ TEST_CASE("Slice sampling respects a hard support and thinning", "[inference][sl
         return -0.5 * (t(0) - 0.3) * (t(0) - 0.3) / 0.04;
     });
     Matrix<double> init(2, 4);
-    init << 0.1, 0.5, 0.9, 0.4,
-            0.2, 0.8, 0.5, 0.1;
-    const McmcResult r = slice_sample(log_density, init,
-                                      McmcOptions{.draws_per_chain = 500, .warmup = 100, .thin = 2,
-                                                  .seed = 9},
-                                      SliceSamplerOptions{.initial_width = 0.5});
+    init << 0.1, 0.5, 0.9, 0.4, 0.2, 0.8, 0.5, 0.1;
+    const McmcResult r = slice_sample(
+        log_density, init, McmcOptions{.draws_per_chain = 500, .warmup = 100, .thin = 2, .seed = 9},
+        SliceSamplerOptions{.initial_width = 0.5});
     CHECK(r.samples.cols() == 2000);
     CHECK(r.samples.minCoeff() >= 0);
     CHECK(r.samples.maxCoeff() <= 1);
@@ -95,8 +93,7 @@ TEST_CASE("Slice sampling respects a hard support and thinning", "[inference][sl
 TEST_CASE("Slice sampling is deterministic across thread counts and seeds", "[inference][slice]") {
     const auto model = test::make_conjugate_3d();
     auto log_density = batch_over_columns(
-        [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); },
-        2);
+        [&](const ConstVectorRef<double>& theta) { return model.log_posterior(theta); }, 2);
     const Matrix<double> init = model.prior_draws(6, 3);
     const McmcOptions options{.draws_per_chain = 20, .warmup = 10, .seed = 77};
 #ifdef _OPENMP

@@ -31,20 +31,20 @@ namespace mlsbi::diagnostics {
 
 /// Options of c2st; the defaults reproduce sbi's c2st / scikit-learn's MLPClassifier.
 struct C2stOptions {
-    Index folds = 5;                ///< k of the k-fold cross-validation, >= 2
-    Index hidden_multiplier = 10;   ///< hidden width = hidden_multiplier x dim, >= 1
-    Index hidden_layers = 2;        ///< number of hidden ReLU layers, >= 1
-    Index max_epochs = 10000;       ///< cap on training epochs per fold (sbi's max_iter), >= 1
-    Index batch_size = 200;         ///< minibatch size (min(200, n) in scikit-learn), >= 1
-    double learning_rate = 1e-3;    ///< Adam step size, > 0
-    double beta1 = 0.9;             ///< Adam first-moment decay, in [0, 1)
-    double beta2 = 0.999;           ///< Adam second-moment decay, in [0, 1)
-    double epsilon = 1e-8;          ///< Adam denominator offset, >= 0
-    double l2_penalty = 1e-4;       ///< scikit-learn's alpha: loss += alpha ||W||^2 / (2 batch), >= 0
-    double tolerance = 1e-4;        ///< an epoch "improves" if its loss drops by more than this, >= 0
-    Index patience = 10;            ///< stop after more than this many epochs without improvement
-    bool z_score = true;            ///< standardise both samples with the first sample's moments
-    std::uint64_t seed = 0;         ///< fold assignment, initialisation and minibatch order
+    Index folds = 5;               ///< k of the k-fold cross-validation, >= 2
+    Index hidden_multiplier = 10;  ///< hidden width = hidden_multiplier x dim, >= 1
+    Index hidden_layers = 2;       ///< number of hidden ReLU layers, >= 1
+    Index max_epochs = 10000;      ///< cap on training epochs per fold (sbi's max_iter), >= 1
+    Index batch_size = 200;        ///< minibatch size (min(200, n) in scikit-learn), >= 1
+    double learning_rate = 1e-3;   ///< Adam step size, > 0
+    double beta1 = 0.9;            ///< Adam first-moment decay, in [0, 1)
+    double beta2 = 0.999;          ///< Adam second-moment decay, in [0, 1)
+    double epsilon = 1e-8;         ///< Adam denominator offset, >= 0
+    double l2_penalty = 1e-4;  ///< scikit-learn's alpha: loss += alpha ||W||^2 / (2 batch), >= 0
+    double tolerance = 1e-4;   ///< an epoch "improves" if its loss drops by more than this, >= 0
+    Index patience = 10;       ///< stop after more than this many epochs without improvement
+    bool z_score = true;       ///< standardise both samples with the first sample's moments
+    std::uint64_t seed = 0;    ///< fold assignment, initialisation and minibatch order
 
     /// \throws std::invalid_argument naming the first invalid field.
     void validate() const {
@@ -64,10 +64,10 @@ struct C2stOptions {
 
 /// Result of c2st.
 struct C2stResult {
-    double accuracy = 0;          ///< mean held-out accuracy over the folds
-    Vector<double> fold_accuracy; ///< per fold
-    std::vector<Index> epochs;    ///< training epochs run per fold
-    bool converged = true;        ///< every fold stopped by the tolerance rule before max_epochs
+    double accuracy = 0;           ///< mean held-out accuracy over the folds
+    Vector<double> fold_accuracy;  ///< per fold
+    std::vector<Index> epochs;     ///< training epochs run per fold
+    bool converged = true;         ///< every fold stopped by the tolerance rule before max_epochs
 };
 
 namespace detail {
@@ -81,8 +81,10 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
     const Index n = train_x.cols();
     ParameterLayout layout;
     const Index width = options.hidden_multiplier * d;
-    nn::Mlp<Scalar> net(layout, nn::MlpShape{d, std::vector<Index>(static_cast<std::size_t>(options.hidden_layers), width), 1,
-                                             nn::Activation::relu});
+    nn::Mlp<Scalar> net(
+        layout,
+        nn::MlpShape{d, std::vector<Index>(static_cast<std::size_t>(options.hidden_layers), width),
+                     1, nn::Activation::relu});
     Vector<Scalar> params(layout.size());
     RandomStream rng(seed);
     // Glorot-uniform as scikit-learn: W, b ~ U(-sqrt(6 / (in + out)), +...).
@@ -91,9 +93,9 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
         const double bound = std::sqrt(6.0 / (in + static_cast<double>(layer.output_dim())));
         layer.initialize(params.data(), rng, bound * std::sqrt(in));
     }
-    optimizers::Adam<Scalar> adam(layout.size(),
-                                  optimizers::AdamOptions{options.learning_rate, options.beta1,
-                                                          options.beta2, options.epsilon});
+    optimizers::Adam<Scalar> adam(
+        layout.size(), optimizers::AdamOptions{options.learning_rate, options.beta1, options.beta2,
+                                               options.epsilon});
     const Index batch = std::min(options.batch_size, n);
     std::vector<Index> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), Index(0));
@@ -109,7 +111,8 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
     for (Index epoch = 0; epoch < options.max_epochs; ++epoch) {
         for (Index i = n - 1; i > 0; --i)
             std::swap(order[static_cast<std::size_t>(i)],
-                      order[static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+                      order[static_cast<std::size_t>(
+                          rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
         double epoch_loss = 0;
         for (Index start = 0; start < n; start += batch) {
             const Index b = std::min(batch, n - start);
@@ -125,7 +128,8 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
                 const double s = static_cast<double>(logits(0, k));
                 const double y = static_cast<double>(batch_label(k));
                 loss += std::max(s, 0.0) - y * s + std::log1p(std::exp(-std::abs(s)));
-                grad_out(0, k) = static_cast<Scalar>((1.0 / (1.0 + std::exp(-s)) - y) / static_cast<double>(b));
+                grad_out(0, k) =
+                    static_cast<Scalar>((1.0 / (1.0 + std::exp(-s)) - y) / static_cast<double>(b));
             }
             grad.setZero();
             net.backward(params.data(), batch_x.leftCols(b), grad_out.leftCols(b), ws, grad.data(),
@@ -139,7 +143,8 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
                 penalty += static_cast<double>(w.squaredNorm());
                 grad.segment(layer.offset(), count) += scale * w;
             }
-            loss = loss / static_cast<double>(b) + 0.5 * options.l2_penalty * penalty / static_cast<double>(b);
+            loss = loss / static_cast<double>(b) +
+                   0.5 * options.l2_penalty * penalty / static_cast<double>(b);
             epoch_loss += loss * static_cast<double>(b);
             adam.step(params, grad);
         }
@@ -216,7 +221,8 @@ template <typename Scalar = float>
     RandomStream shuffle(derive_seed(options.seed, 0x6332737453ULL));  // "c2stS"
     for (Index i = total - 1; i > 0; --i)
         std::swap(perm[static_cast<std::size_t>(i)],
-                  perm[static_cast<std::size_t>(shuffle.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+                  perm[static_cast<std::size_t>(
+                      shuffle.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
     const Index k = options.folds;
     std::vector<Index> fold_start(static_cast<std::size_t>(k + 1), 0);
     for (Index f = 0; f < k; ++f)

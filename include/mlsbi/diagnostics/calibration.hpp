@@ -131,8 +131,7 @@ struct CoverageCurve {
     require(samples.rows() == theta.size(), "sbc_ranks: samples have ", samples.rows(),
             " rows, theta has ", theta.size(), " entries");
     Eigen::Matrix<Index, Eigen::Dynamic, 1> ranks(theta.size());
-    for (Index k = 0; k < theta.size(); ++k)
-        ranks(k) = (samples.row(k).array() < theta(k)).count();
+    for (Index k = 0; k < theta.size(); ++k) ranks(k) = (samples.row(k).array() < theta(k)).count();
     return ranks;
 }
 
@@ -155,8 +154,8 @@ struct SbcUniformity {
     Index num_samples, Index bins) {
     require(ranks.cols() >= 1, "sbc_uniformity: no test points");
     require(num_samples >= 1, "sbc_uniformity: num_samples must be >= 1, got ", num_samples);
-    require(bins >= 2 && bins <= num_samples + 1, "sbc_uniformity: bins must be in [2, L + 1 = ",
-            num_samples + 1, "], got ", bins);
+    require(bins >= 2 && bins <= num_samples + 1,
+            "sbc_uniformity: bins must be in [2, L + 1 = ", num_samples + 1, "], got ", bins);
     const Index values = num_samples + 1;
     SbcUniformity out;
     out.bins = bins;
@@ -176,7 +175,8 @@ struct SbcUniformity {
             // Rank values r with floor(r bins / values) == b.
             const Index first = (b * values + bins - 1) / bins;
             const Index last = ((b + 1) * values + bins - 1) / bins;  // exclusive
-            const double expected = n * static_cast<double>(last - first) / static_cast<double>(values);
+            const double expected =
+                n * static_cast<double>(last - first) / static_cast<double>(values);
             const double diff = static_cast<double>(out.histogram(k, b)) - expected;
             chi2 += diff * diff / expected;
         }
@@ -204,8 +204,9 @@ public:
     /// log q(sample | x_i); \param theta the true theta_i (p); \param true_log_density
     /// log q(theta_i | x_i).
     /// \throws std::invalid_argument on shape mismatch or NaN.
-    void add(const ConstMatrixRef<double>& samples, const ConstVectorRef<double>& sample_log_density,
-             const ConstVectorRef<double>& theta, double true_log_density) {
+    void add(const ConstMatrixRef<double>& samples,
+             const ConstVectorRef<double>& sample_log_density, const ConstVectorRef<double>& theta,
+             double true_log_density) {
         require(samples.rows() == m_dim && samples.cols() == m_samples,
                 "CalibrationAccumulator::add: samples must be ", m_dim, " x ", m_samples, ", got ",
                 samples.rows(), " x ", samples.cols());
@@ -242,8 +243,10 @@ public:
         return coverage_curve(m_hpd.head(m_count), levels);
     }
     /// Central-interval coverage curve of dimension k.
-    [[nodiscard]] CoverageCurve central_coverage(Index k, const ConstVectorRef<double>& levels) const {
-        require_state(m_count > 0, "CalibrationAccumulator::central_coverage: no test points added");
+    [[nodiscard]] CoverageCurve central_coverage(Index k,
+                                                 const ConstVectorRef<double>& levels) const {
+        require_state(m_count > 0,
+                      "CalibrationAccumulator::central_coverage: no test points added");
         require(k >= 0 && k < m_dim, "CalibrationAccumulator::central_coverage: dimension ", k,
                 " out of range");
         return coverage_curve(m_central.row(k).head(m_count).transpose(), levels);
@@ -251,7 +254,8 @@ public:
     /// SBC rank uniformity with `bins` bins (default: about N / 20, at least 2, at most L + 1).
     [[nodiscard]] SbcUniformity sbc(Index bins = 0) const {
         require_state(m_count > 0, "CalibrationAccumulator::sbc: no test points added");
-        if (bins <= 0) bins = std::clamp<Index>(m_count / 20, 2, std::min<Index>(20, m_samples + 1));
+        if (bins <= 0)
+            bins = std::clamp<Index>(m_count / 20, 2, std::min<Index>(20, m_samples + 1));
         return sbc_uniformity(m_ranks.leftCols(m_count), m_samples, bins);
     }
     /// log q(theta_i | x_i) of every test point (for nlpd()).

@@ -45,8 +45,8 @@ namespace mlsbi::diagnostics {
                                                  const ConstVectorRef<double>& log_q) {
     const Index n = grid.size();
     require(n >= 2, "forward_kl_trapezoid: need at least 2 grid points, got ", n);
-    require(log_p.size() == n && log_q.size() == n, "forward_kl_trapezoid: log_p (",
-            log_p.size(), ") and log_q (", log_q.size(), ") must match the grid (", n, ")");
+    require(log_p.size() == n && log_q.size() == n, "forward_kl_trapezoid: log_p (", log_p.size(),
+            ") and log_q (", log_q.size(), ") must match the grid (", n, ")");
     require(!log_p.array().isNaN().any() && !log_q.array().isNaN().any(),
             "forward_kl_trapezoid: NaN in the log densities");
     auto integrand = [&](Index i) {

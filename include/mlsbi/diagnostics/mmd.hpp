@@ -58,8 +58,10 @@ inline double kernel_sum(const ConstMatrixRef<double>& a, const ConstMatrixRef<d
 
 inline void check_samples(const ConstMatrixRef<double>& x, const ConstMatrixRef<double>& y,
                           const char* who) {
-    require(x.rows() >= 1 && x.rows() == y.rows(), who, ": x and y must have the same dimension "
-            "(rows), got ", x.rows(), " and ", y.rows());
+    require(x.rows() >= 1 && x.rows() == y.rows(), who,
+            ": x and y must have the same dimension "
+            "(rows), got ",
+            x.rows(), " and ", y.rows());
     require(x.cols() >= 2 && y.cols() >= 2, who, ": need at least 2 samples in each, got ",
             x.cols(), " and ", y.cols());
     require_finite(x, who);
@@ -97,10 +99,12 @@ inline void check_samples(const ConstMatrixRef<double>& x, const ConstMatrixRef<
     std::nth_element(d2.begin(), d2.begin() + static_cast<std::ptrdiff_t>(mid), d2.end());
     double median = d2[mid];
     if (d2.size() % 2 == 0) {
-        const double lower = *std::max_element(d2.begin(), d2.begin() + static_cast<std::ptrdiff_t>(mid));
+        const double lower =
+            *std::max_element(d2.begin(), d2.begin() + static_cast<std::ptrdiff_t>(mid));
         median = 0.5 * (median + lower);
     }
-    require(median > 0, "median_heuristic: the median pairwise distance is zero (samples coincide)");
+    require(median > 0,
+            "median_heuristic: the median pairwise distance is zero (samples coincide)");
     return std::sqrt(median / 2);
 }
 
@@ -117,8 +121,10 @@ inline void check_samples(const ConstMatrixRef<double>& x, const ConstMatrixRef<
     require(!length_scales.empty(), "mmd_squared: need at least one length scale");
     std::vector<double> c;
     for (double l : length_scales) {
-        require(std::isfinite(l) && l > 0, "mmd_squared: length scales must be positive and "
-                "finite, got ", l);
+        require(std::isfinite(l) && l > 0,
+                "mmd_squared: length scales must be positive and "
+                "finite, got ",
+                l);
         c.push_back(1.0 / (2 * l * l));
     }
     const auto n = static_cast<double>(x.cols());
@@ -162,8 +168,8 @@ inline void check_samples(const ConstMatrixRef<double>& x, const ConstMatrixRef<
 /// list): exp(-r^2 / (2 sigma)) summed over sigma in {1e-6, ..., 1e6}, returned as length scales
 /// l = sqrt(sigma) for mmd_squared.
 [[nodiscard]] inline std::vector<double> paper_multiscale_length_scales() {
-    const double sigmas[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 5, 10, 15,
-                             20, 25, 30, 35, 100, 1e3, 1e4, 1e5, 1e6};
+    const double sigmas[] = {1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1,   5,   10, 15,
+                             20,   25,   30,   35,   100,  1e3,  1e4, 1e5, 1e6};
     std::vector<double> out;
     for (double s : sigmas) out.push_back(std::sqrt(s));
     return out;

@@ -20,9 +20,9 @@ namespace mlsbi::diagnostics {
 
 /// Summary of NLPD over test points.
 struct NlpdSummary {
-    Vector<double> per_test;         ///< -log q(theta_i | x_i)
-    double mean = 0;                 ///< mean NLPD (+infinity if some q is zero)
-    double median = 0;               ///< median NLPD
+    Vector<double> per_test;             ///< -log q(theta_i | x_i)
+    double mean = 0;                     ///< mean NLPD (+infinity if some q is zero)
+    double median = 0;                   ///< median NLPD
     double negative_density_mean = 0;    ///< mean of -q(theta_i | x_i) (the paper's quirk)
     double negative_density_median = 0;  ///< median of -q(theta_i | x_i)
 };
@@ -33,7 +33,8 @@ namespace detail {
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
     const double upper = v[mid];
     if (v.size() % 2 == 1) return upper;
-    return 0.5 * (upper + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)));
+    return 0.5 *
+           (upper + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid)));
 }
 }  // namespace detail
 
@@ -48,7 +49,8 @@ namespace detail {
     std::vector<double> v(out.per_test.data(), out.per_test.data() + n);
     out.mean = out.per_test.mean();
     out.median = detail::median_of(v);
-    for (Index i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = -std::exp(log_density_at_truth(i));
+    for (Index i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)] = -std::exp(log_density_at_truth(i));
     double s = 0;
     for (double x : v) s += x;
     out.negative_density_mean = s / static_cast<double>(n);

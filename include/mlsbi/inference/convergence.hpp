@@ -80,8 +80,8 @@ namespace mlsbi::inference {
 [[nodiscard]] inline double potential_scale_reduction(const ConstMatrixRef<double>& draws) {
     const Index n = draws.rows();
     const Index m = draws.cols();
-    require(n >= 2 && m >= 2, "potential_scale_reduction: need >= 2 draws and >= 2 chains, got ",
-            n, " x ", m);
+    require(n >= 2 && m >= 2, "potential_scale_reduction: need >= 2 draws and >= 2 chains, got ", n,
+            " x ", m);
     if (!draws.allFinite()) return std::numeric_limits<double>::quiet_NaN();
     const Vector<double> means = draws.colwise().mean().transpose();
     double within = 0;
@@ -91,8 +91,8 @@ namespace mlsbi::inference {
     const double between_over_n =
         (means.array() - means.mean()).square().sum() / static_cast<double>(m - 1);
     if (!(within > 0)) return std::numeric_limits<double>::quiet_NaN();
-    const double var_plus = static_cast<double>(n - 1) / static_cast<double>(n) * within +
-                            between_over_n;
+    const double var_plus =
+        static_cast<double>(n - 1) / static_cast<double>(n) * within + between_over_n;
     return std::sqrt(var_plus / within);
 }
 

@@ -81,11 +81,12 @@ template <BatchLogDensity F>
         key[static_cast<std::size_t>(j)] = log_weight(j) - std::log(-std::log(rng.uniform()));
     std::vector<Index> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), Index(0));
-    std::partial_sort(order.begin(), order.begin() + num_chains, order.end(), [&](Index a, Index b) {
-        const double ka = key[static_cast<std::size_t>(a)];
-        const double kb = key[static_cast<std::size_t>(b)];
-        return ka > kb || (ka == kb && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + num_chains, order.end(),
+                      [&](Index a, Index b) {
+                          const double ka = key[static_cast<std::size_t>(a)];
+                          const double kb = key[static_cast<std::size_t>(b)];
+                          return ka > kb || (ka == kb && a < b);
+                      });
     out.points.resize(candidates.rows(), num_chains);
     out.log_density.resize(num_chains);
     for (Index c = 0; c < num_chains; ++c) {

@@ -22,7 +22,9 @@ namespace mlsbi::inference {
 /// samplers call it from one thread; it may parallelise internally (with a fixed chunking so
 /// results stay bit-identical whatever the number of threads).
 template <class F>
-concept BatchLogDensity = std::invocable<F&, const ConstMatrixRef<double>&, VectorRef<double>>;
+concept BatchLogDensity = std::invocable < F&,
+        const ConstMatrixRef<double>
+&, VectorRef < double >> ;
 
 /// Wraps a per-point log density `double f(const ConstVectorRef<double>& theta)` into a
 /// BatchLogDensity that evaluates the columns in parallel with OpenMP (when enabled). Every
@@ -32,8 +34,8 @@ concept BatchLogDensity = std::invocable<F&, const ConstMatrixRef<double>&, Vect
 /// \param min_parallel_batch batches with fewer columns run serially (a parallel region costs
 ///        microseconds, more than a cheap density; pass 2 when one evaluation is expensive).
 template <class PerPoint>
-    requires std::invocable<const PerPoint&, const ConstVectorRef<double>&>
-[[nodiscard]] auto batch_over_columns(PerPoint f, Index min_parallel_batch = 64) {
+requires std::invocable < const PerPoint&, const ConstVectorRef<double>
+& > [[nodiscard]] auto batch_over_columns(PerPoint f, Index min_parallel_batch = 64) {
     return [f = std::move(f), min_parallel_batch](const ConstMatrixRef<double>& thetas,
                                                   VectorRef<double> out) {
         const Index n = thetas.cols();

@@ -21,7 +21,7 @@ struct McmcOptions {
     Index draws_per_chain = 1000;  ///< draws kept per chain after warm-up and thinning, >= 4
     Index warmup = 500;            ///< warm-up (adaptation) iterations per chain, discarded, >= 0
     Index thin = 1;                ///< keep every thin-th iteration after warm-up, >= 1
-    std::uint64_t seed = 0;        ///< master seed; chain c uses the stream derive_seed(seed, c, tag)
+    std::uint64_t seed = 0;  ///< master seed; chain c uses the stream derive_seed(seed, c, tag)
     double rhat_threshold = 1.01;  ///< status is `converged` when every R-hat is below it, > 1
 
     /// \throws std::invalid_argument naming the first invalid field.
@@ -45,9 +45,12 @@ enum class McmcStatus {
 
 [[nodiscard]] constexpr std::string_view to_string(McmcStatus s) {
     switch (s) {
-        case McmcStatus::converged: return "converged";
-        case McmcStatus::rhat_above_threshold: return "rhat_above_threshold";
-        case McmcStatus::evaluation_limit: return "evaluation_limit";
+        case McmcStatus::converged:
+            return "converged";
+        case McmcStatus::rhat_above_threshold:
+            return "rhat_above_threshold";
+        case McmcStatus::evaluation_limit:
+            return "evaluation_limit";
     }
     return "unknown";
 }
@@ -88,11 +91,16 @@ struct McmcResult {
     [[nodiscard]] double max_rhat() const {
         double r = 0;
         for (Index i = 0; i < rhat.size(); ++i)
-            r = std::isnan(rhat(i)) ? std::numeric_limits<double>::quiet_NaN() : std::max(r, rhat(i));
+            r = std::isnan(rhat(i)) ? std::numeric_limits<double>::quiet_NaN()
+                                    : std::max(r, rhat(i));
         return r;
     }
-    [[nodiscard]] double min_ess_bulk() const { return ess_bulk.size() ? ess_bulk.minCoeff() : 0.0; }
-    [[nodiscard]] double min_ess_tail() const { return ess_tail.size() ? ess_tail.minCoeff() : 0.0; }
+    [[nodiscard]] double min_ess_bulk() const {
+        return ess_bulk.size() ? ess_bulk.minCoeff() : 0.0;
+    }
+    [[nodiscard]] double min_ess_tail() const {
+        return ess_tail.size() ? ess_tail.minCoeff() : 0.0;
+    }
 };
 
 namespace detail {
@@ -118,8 +126,8 @@ inline void finish_diagnostics(McmcResult& result, const McmcOptions& options) {
 }
 
 /// Seed tags so that the two samplers never share streams for the same master seed.
-inline constexpr std::uint64_t slice_tag = 0x736c696365ULL;       // "slice"
-inline constexpr std::uint64_t metropolis_tag = 0x72776d68ULL;    // "rwmh"
+inline constexpr std::uint64_t slice_tag = 0x736c696365ULL;     // "slice"
+inline constexpr std::uint64_t metropolis_tag = 0x72776d68ULL;  // "rwmh"
 
 /// Validates the initial points and evaluates them; every chain must start at a finite density.
 template <class F>
@@ -132,8 +140,8 @@ Vector<double> initial_log_density(F& log_density, const ConstMatrixRef<double>&
     Vector<double> lp(initial.cols());
     log_density(initial, lp);
     for (Index c = 0; c < lp.size(); ++c)
-        require(std::isfinite(lp(c)), who, ": the log density at initial point ", c, " is ",
-                lp(c), "; start every chain inside the support (e.g. prior draws or "
+        require(std::isfinite(lp(c)), who, ": the log density at initial point ", c, " is ", lp(c),
+                "; start every chain inside the support (e.g. prior draws or "
                 "sir_initialize)");
     return lp;
 }

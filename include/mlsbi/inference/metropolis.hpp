@@ -128,15 +128,15 @@ template <BatchLogDensity F>
     const auto start = Clock::now();
     const Index p = initial_points.rows();
     const Index chains = initial_points.cols();
-    Vector<double> lp = detail::initial_log_density(log_density, initial_points,
-                                                    "adaptive_metropolis");
+    Vector<double> lp =
+        detail::initial_log_density(log_density, initial_points, "adaptive_metropolis");
     Matrix<double> x = initial_points;
 
     std::vector<RandomStream> rng;
     rng.reserve(static_cast<std::size_t>(chains));
     for (Index c = 0; c < chains; ++c)
-        rng.emplace_back(derive_seed(options.seed, static_cast<std::uint64_t>(c),
-                                     detail::metropolis_tag));
+        rng.emplace_back(
+            derive_seed(options.seed, static_cast<std::uint64_t>(c), detail::metropolis_tag));
 
     // Initial shape: a diagonal from the spread of the initial points.
     Vector<double> sd0 = Vector<double>::Constant(
@@ -206,7 +206,8 @@ template <BatchLogDensity F>
         if (warming_up) {
             if (metropolis.adapt_scale) {
                 rm_step += 1;
-                const double rate = static_cast<double>(round_accepted) / static_cast<double>(chains);
+                const double rate =
+                    static_cast<double>(round_accepted) / static_cast<double>(chains);
                 log_scale += std::pow(rm_step, -0.6) * (rate - metropolis.target_acceptance);
             }
             if (windows && it >= window_begin && it < window_stop) {

@@ -54,7 +54,9 @@ public:
     /// \throws std::invalid_argument on mismatched dimensions, no or non-finite observations.
     NlePosterior(const Estimator& estimator, P prior, const ConstMatrixRef<double>& observations,
                  NlePosteriorOptions options = {})
-        : m_estimator(&estimator), m_prior(std::move(prior)), m_options((options.validate(), options)) {
+        : m_estimator(&estimator),
+          m_prior(std::move(prior)),
+          m_options((options.validate(), options)) {
         require(m_prior.dim() == estimator.context_dim(), "NlePosterior: prior dimension ",
                 m_prior.dim(), " != estimator context_dim ", estimator.context_dim());
         require(observations.rows() == estimator.input_dim(), "NlePosterior: observations have ",
@@ -134,7 +136,8 @@ private:
         if (count == 0) return;
         ws.thetas.resize(dim(), count);
         for (Index k = 0; k < count; ++k)
-            ws.thetas.col(k) = thetas.col(ws.inside[static_cast<std::size_t>(k)]).template cast<Scalar>();
+            ws.thetas.col(k) =
+                thetas.col(ws.inside[static_cast<std::size_t>(k)]).template cast<Scalar>();
         ws.log_likelihood.resize(count);
         m_estimator->log_likelihood_sum(m_observations, ws.thetas, ws.log_likelihood, ws.estimator);
         for (Index k = 0; k < count; ++k) {

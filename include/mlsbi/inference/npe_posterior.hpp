@@ -42,8 +42,8 @@ struct NpePosteriorOptions {
     /// Renormalise log_density by the in-support mass Z = P_q(theta in support | x_obs):
     /// log q(theta | x) - log Z, estimated at construction from `leakage_samples` draws.
     bool correct_leakage = false;
-    Index leakage_samples = 100000;    ///< draws for the estimate of Z, >= 1
-    std::uint64_t leakage_seed = 0;    ///< seed of those draws
+    Index leakage_samples = 100000;  ///< draws for the estimate of Z, >= 1
+    std::uint64_t leakage_seed = 0;  ///< seed of those draws
 
     /// \throws std::invalid_argument naming the first invalid field.
     void validate() const {
@@ -59,9 +59,9 @@ struct NpePosteriorOptions {
 
 /// Draws of NpePosterior::sample.
 struct NpeSamples {
-    Matrix<double> samples;       ///< p x n accepted draws, in the order drawn
-    Index proposed = 0;           ///< draws made (accepted + rejected)
-    double acceptance_rate = 0;   ///< n / proposed; 1 - leakage
+    Matrix<double> samples;      ///< p x n accepted draws, in the order drawn
+    Index proposed = 0;          ///< draws made (accepted + rejected)
+    double acceptance_rate = 0;  ///< n / proposed; 1 - leakage
 };
 
 /// Posterior of neural posterior estimation for one observation x_obs: q(theta | x_obs) from a
@@ -81,14 +81,17 @@ public:
     ///         LowAcceptanceError if correct_leakage finds no draw inside the support.
     NpePosterior(const Estimator& estimator, P prior, const ConstVectorRef<double>& x_obs,
                  NpePosteriorOptions options = {})
-        : m_estimator(&estimator), m_prior(std::move(prior)), m_options((options.validate(), options)) {
+        : m_estimator(&estimator),
+          m_prior(std::move(prior)),
+          m_options((options.validate(), options)) {
         require(m_prior.dim() == estimator.input_dim(), "NpePosterior: prior dimension ",
                 m_prior.dim(), " != estimator input_dim ", estimator.input_dim());
         require(x_obs.size() == estimator.context_dim(), "NpePosterior: x_obs has ", x_obs.size(),
                 " entries, expected the estimator's context_dim ", estimator.context_dim());
         require_finite(x_obs, "NpePosterior: x_obs");
         m_x = x_obs.template cast<Scalar>();
-        if (m_options.correct_leakage) estimate_support_mass(m_options.leakage_samples, m_options.leakage_seed);
+        if (m_options.correct_leakage)
+            estimate_support_mass(m_options.leakage_samples, m_options.leakage_seed);
     }
 
     [[nodiscard]] Index dim() const { return m_prior.dim(); }
@@ -115,16 +118,20 @@ public:
                 if (m_prior.in_support(theta)) out.samples.col(accepted++) = theta;
             }
             const double rate = static_cast<double>(accepted) / static_cast<double>(out.proposed);
-            if (accepted < n && out.proposed >= m_options.min_proposals && rate < m_options.min_acceptance)
+            if (accepted < n && out.proposed >= m_options.min_proposals &&
+                rate < m_options.min_acceptance)
                 throw LowAcceptanceError(
                     message("NpePosterior::sample: only ", accepted, " of ", out.proposed,
-                            " draws (", rate, ") fell inside the prior support, below "
-                            "min_acceptance = ", m_options.min_acceptance,
+                            " draws (", rate,
+                            ") fell inside the prior support, below "
+                            "min_acceptance = ",
+                            m_options.min_acceptance,
                             "; the estimator puts its mass outside the prior (check x_obs is "
                             "in the training range, or train longer)"),
                     rate, out.proposed);
         }
-        out.acceptance_rate = n == 0 ? 1.0 : static_cast<double>(n) / static_cast<double>(out.proposed);
+        out.acceptance_rate =
+            n == 0 ? 1.0 : static_cast<double>(n) / static_cast<double>(out.proposed);
         return out;
     }
 
@@ -132,8 +139,9 @@ public:
     /// -infinity outside the prior support. Not thread-safe (it reuses a workspace).
     void log_density(const ConstMatrixRef<double>& thetas, VectorRef<double> out) const {
         require(thetas.rows() == dim() && out.size() == thetas.cols(),
-                "NpePosterior::log_density: thetas must be ", dim(), " x n with out of size n, got ",
-                thetas.rows(), " x ", thetas.cols(), " and ", out.size());
+                "NpePosterior::log_density: thetas must be ", dim(),
+                " x n with out of size n, got ", thetas.rows(), " x ", thetas.cols(), " and ",
+                out.size());
         const Index n = thetas.cols();
         m_thetas = thetas.template cast<Scalar>();
         m_context = m_x.replicate(1, n);
@@ -141,9 +149,8 @@ public:
         m_estimator->log_prob(m_thetas, m_context, m_log_q, m_workspace);
         const double shift = m_options.correct_leakage ? m_log_support_mass : 0.0;
         for (Index j = 0; j < n; ++j)
-            out(j) = m_prior.in_support(thetas.col(j))
-                         ? static_cast<double>(m_log_q(j)) - shift
-                         : -std::numeric_limits<double>::infinity();
+            out(j) = m_prior.in_support(thetas.col(j)) ? static_cast<double>(m_log_q(j)) - shift
+                                                       : -std::numeric_limits<double>::infinity();
     }
 
     /// Batched-call form, so the posterior is a BatchLogDensity (e.g. for MCMC diagnostics).
@@ -164,9 +171,10 @@ public:
         Vector<double> theta(dim());
         for (Index begin = 0; begin < n; begin += batch) {
             const Index count = std::min(batch, n - begin);
-            m_estimator->sample(context.leftCols(count),
-                                derive_seed(seed, static_cast<std::uint64_t>(begin / batch), 0x6c65616bULL),
-                                draws.leftCols(count));
+            m_estimator->sample(
+                context.leftCols(count),
+                derive_seed(seed, static_cast<std::uint64_t>(begin / batch), 0x6c65616bULL),
+                draws.leftCols(count));
             for (Index j = 0; j < count; ++j) {
                 theta = draws.col(j).template cast<double>();
                 inside += m_prior.in_support(theta) ? 1 : 0;
@@ -177,7 +185,8 @@ public:
                                              " draws fell inside the prior support"),
                                      0.0, n);
         m_support_mass = static_cast<double>(inside) / static_cast<double>(n);
-        m_support_mass_se = std::sqrt(m_support_mass * (1 - m_support_mass) / static_cast<double>(n));
+        m_support_mass_se =
+            std::sqrt(m_support_mass * (1 - m_support_mass) / static_cast<double>(n));
         m_log_support_mass = std::log(m_support_mass);
         return m_support_mass;
     }

@@ -45,8 +45,7 @@ struct SliceSamplerOptions {
                 initial_width);
         require(max_step_out >= 1, "SliceSamplerOptions: max_step_out must be >= 1, got ",
                 max_step_out);
-        require(max_shrink >= 1, "SliceSamplerOptions: max_shrink must be >= 1, got ",
-                max_shrink);
+        require(max_shrink >= 1, "SliceSamplerOptions: max_shrink must be >= 1, got ", max_shrink);
     }
 };
 
@@ -62,8 +61,12 @@ public:
 
     SliceChain(const ConstVectorRef<double>& x, double lp, const Vector<double>& width,
                std::uint64_t seed, const SliceSamplerOptions& options)
-        : m_rng(seed), m_x(x), m_lp(lp), m_width(width),
-          m_updates(Vector<double>::Zero(x.size())), m_options(options) {
+        : m_rng(seed),
+          m_x(x),
+          m_lp(lp),
+          m_width(width),
+          m_updates(Vector<double>::Zero(x.size())),
+          m_options(options) {
         m_order.resize(static_cast<std::size_t>(x.size()));
         for (Index i = 0; i < x.size(); ++i) m_order[static_cast<std::size_t>(i)] = i;
     }
@@ -131,7 +134,8 @@ public:
                     return finish_update(warming_up);
                 }
                 return false;
-            case Phase::idle: break;
+            case Phase::idle:
+                break;
         }
         MLSBI_ASSERT(false);
         return false;
@@ -147,8 +151,10 @@ private:
         const Index p = m_x.size();
         if (m_sweep_position == 0 && m_options.shuffle_coordinates && p > 1) {
             for (Index i = p - 1; i > 0; --i) {  // Fisher-Yates
-                const auto j = static_cast<Index>(m_rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
-                std::swap(m_order[static_cast<std::size_t>(i)], m_order[static_cast<std::size_t>(j)]);
+                const auto j =
+                    static_cast<Index>(m_rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
+                std::swap(m_order[static_cast<std::size_t>(i)],
+                          m_order[static_cast<std::size_t>(j)]);
             }
         }
         m_coord = m_order[static_cast<std::size_t>(m_sweep_position)];
@@ -158,7 +164,8 @@ private:
         m_left = m_x0 - w * m_rng.uniform();
         m_right = m_left + w;
         const Index m = m_options.max_step_out;
-        m_steps_left = std::min(m - 1, static_cast<Index>(std::floor(static_cast<double>(m) * m_rng.uniform())));
+        m_steps_left = std::min(
+            m - 1, static_cast<Index>(std::floor(static_cast<double>(m) * m_rng.uniform())));
         m_steps_right = m - 1 - m_steps_left;
         m_shrinks = 0;
         m_phase = Phase::step_left;
@@ -244,9 +251,9 @@ template <BatchLogDensity F>
     std::vector<detail::SliceChain> state;
     state.reserve(static_cast<std::size_t>(chains));
     for (Index c = 0; c < chains; ++c)
-        state.emplace_back(initial_points.col(c), lp0(c), widths,
-                           derive_seed(options.seed, static_cast<std::uint64_t>(c), detail::slice_tag),
-                           slice);
+        state.emplace_back(
+            initial_points.col(c), lp0(c), widths,
+            derive_seed(options.seed, static_cast<std::uint64_t>(c), detail::slice_tag), slice);
 
     const Index draws = options.draws_per_chain;
     const Index total_iterations = options.warmup + draws * options.thin;
@@ -271,7 +278,8 @@ template <BatchLogDensity F>
         active.clear();
         for (Index c = 0; c < chains; ++c) {
             if (iteration[static_cast<std::size_t>(c)] == total_iterations) continue;
-            state[static_cast<std::size_t>(c)].next_point(points.col(static_cast<Index>(active.size())));
+            state[static_cast<std::size_t>(c)].next_point(
+                points.col(static_cast<Index>(active.size())));
             active.push_back(c);
         }
         if (active.empty()) break;
