@@ -37,8 +37,11 @@ void BM_MafForwardBackward(benchmark::State& state) {
     (void)single_thread;
     using Flow = flows::MaskedAutoregressiveFlow<Scalar>;
     ParameterLayout layout;
-    Flow flow(layout, typename Flow::Options{.input_dim = dim, .context_dim = context, .transforms = transforms,
-                                             .hidden = hidden, .blocks = blocks});
+    Flow flow(layout, typename Flow::Options{.input_dim = dim,
+                                             .context_dim = context,
+                                             .transforms = transforms,
+                                             .hidden = hidden,
+                                             .blocks = blocks});
     Vector<Scalar> params(layout.size());
     RandomStream rng(1);
     flow.initialize(params.data(), rng);
@@ -59,8 +62,8 @@ void BM_MafForwardBackward(benchmark::State& state) {
         benchmark::ClobberMemory();
     }
     state.SetItemsProcessed(state.iterations() * batch);
-    state.counters["FLOPS"] =
-        benchmark::Counter(maf_gemm_flops() * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    state.counters["FLOPS"] = benchmark::Counter(
+        maf_gemm_flops() * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
     state.counters["params"] = static_cast<double>(layout.size());
 }
 
@@ -70,8 +73,11 @@ void BM_MafLogProb(benchmark::State& state) {
     (void)single_thread;
     using Flow = flows::MaskedAutoregressiveFlow<Scalar>;
     ParameterLayout layout;
-    Flow flow(layout, typename Flow::Options{.input_dim = dim, .context_dim = context, .transforms = transforms,
-                                             .hidden = hidden, .blocks = blocks});
+    Flow flow(layout, typename Flow::Options{.input_dim = dim,
+                                             .context_dim = context,
+                                             .transforms = transforms,
+                                             .hidden = hidden,
+                                             .blocks = blocks});
     Vector<Scalar> params(layout.size());
     RandomStream rng(1);
     flow.initialize(params.data(), rng);
@@ -101,9 +107,9 @@ void BM_GemmHidden(benchmark::State& state) {
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    state.counters["FLOPS"] = benchmark::Counter(2.0 * double(m) * double(k) * double(n) *
-                                                     static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+    state.counters["FLOPS"] = benchmark::Counter(
+        2.0 * double(m) * double(k) * double(n) * static_cast<double>(state.iterations()),
+        benchmark::Counter::kIsRate);
 }
 
 // Reference: the weight-gradient product G (50 x 1000) X^T (1000 x 50) of the same layer.
@@ -118,9 +124,9 @@ void BM_GemmWeightGradient(benchmark::State& state) {
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
-    state.counters["FLOPS"] = benchmark::Counter(2.0 * double(m) * double(k) * double(n) *
-                                                     static_cast<double>(state.iterations()),
-                                                 benchmark::Counter::kIsRate);
+    state.counters["FLOPS"] = benchmark::Counter(
+        2.0 * double(m) * double(k) * double(n) * static_cast<double>(state.iterations()),
+        benchmark::Counter::kIsRate);
 }
 
 }  // namespace

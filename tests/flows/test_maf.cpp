@@ -5,14 +5,12 @@
 // 2-D on a grid); seeded sampling; permutations; error messages; and fitting tests ([fit]):
 // Adam-trained on a 1-D heteroscedastic law and a 2-D conditional banana, the held-out NLL comes
 // within a stated tolerance of the true conditional entropy.
+#include <Eigen/LU>
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <numbers>
 #include <sstream>
-
-#include <Eigen/LU>
 
 #include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/maf.hpp"
@@ -44,7 +42,8 @@ struct Model {
     MaskedAutoregressiveFlow<Scalar> flow;
     Vector<Scalar> params;
 
-    explicit Model(const typename MaskedAutoregressiveFlow<Scalar>::Options& options, std::uint64_t seed = 1)
+    explicit Model(const typename MaskedAutoregressiveFlow<Scalar>::Options& options,
+                   std::uint64_t seed = 1)
         : flow(layout, options), params(layout.size()) {
         RandomStream rng(seed);
         flow.initialize(params.data(), rng);
@@ -72,15 +71,17 @@ TEMPLATE_TEST_CASE("MAF backward matches finite differences", "[flows][maf]", fl
         for (Index batch : {Index(1), Index(7)}) {
             INFO("input_dim " << d << ", batch " << batch);
             const Index ctx = 2;
-            Model<Scalar> m(typename Flow::Options{.input_dim = d, .context_dim = ctx, .transforms = 3,
-                                                   .hidden = 8, .blocks = 2});
+            Model<Scalar> m(typename Flow::Options{
+                .input_dim = d, .context_dim = ctx, .transforms = 3, .hidden = 8, .blocks = 2});
             REQUIRE(m.flow.parameter_count() == m.layout.size());
             RandomStream rng(77);
             // Move the parameters away from the initial point so every term matters.
-            for (Index i = 0; i < m.params.size(); ++i) m.params(i) += static_cast<Scalar>(rng.uniform(-0.3, 0.3));
+            for (Index i = 0; i < m.params.size(); ++i)
+                m.params(i) += static_cast<Scalar>(rng.uniform(-0.3, 0.3));
             const Matrix<Scalar> y = random_matrix<Scalar>(d, batch, rng, 2.0);
             const Matrix<Scalar> c = random_matrix<Scalar>(ctx, batch, rng, 2.0);
-            const Vector<Scalar> w = random_matrix<Scalar>(batch, 1, rng);  // weights of either sign
+            const Vector<Scalar> w =
+                random_matrix<Scalar>(batch, 1, rng);  // weights of either sign
 
             typename Flow::Workspace ws;
             Vector<Scalar> lp(batch);
@@ -98,7 +99,8 @@ TEMPLATE_TEST_CASE("MAF backward matches finite differences", "[flows][maf]", fl
                 return static_cast<double>(out.dot(w));
             };
             testing::GradientCheckOptions options;
-            if constexpr (std::is_same_v<Scalar, float>) options.step = 1e-2;  // rounding ~ eps |L| / h
+            if constexpr (std::is_same_v<Scalar, float>)
+                options.step = 1e-2;  // rounding ~ eps |L| / h
             const auto by_params = testing::check_gradient<Scalar>(
                 [&](const Vector<Scalar>& p) { return loss(p, c); }, m.params, grad, options);
             INFO(by_params.report());
@@ -112,7 +114,8 @@ TEMPLATE_TEST_CASE("MAF backward matches finite differences", "[flows][maf]", fl
             // backward accumulates into grad_params and handles null outputs.
             Vector<Scalar> twice = grad;
             m.flow.backward(m.params.data(), y, c, w, ws, twice.data(), nullptr);
-            CHECK((twice - 2 * grad).cwiseAbs().maxCoeff() <= Scalar(1e-4) * (1 + grad.cwiseAbs().maxCoeff()));
+            CHECK((twice - 2 * grad).cwiseAbs().maxCoeff() <=
+                  Scalar(1e-4) * (1 + grad.cwiseAbs().maxCoeff()));
         }
     }
 }
@@ -120,7 +123,8 @@ TEMPLATE_TEST_CASE("MAF backward matches finite differences", "[flows][maf]", fl
 TEST_CASE("MAF log|det| equals the log-determinant of the numerical Jacobian", "[flows][maf]") {
     using Flow = MaskedAutoregressiveFlow<double>;
     const Index d = 3, ctx = 2;
-    Model<double> m(Flow::Options{.input_dim = d, .context_dim = ctx, .transforms = 4, .hidden = 12});
+    Model<double> m(
+        Flow::Options{.input_dim = d, .context_dim = ctx, .transforms = 4, .hidden = 12});
     RandomStream rng(8);
     for (Index i = 0; i < m.params.size(); ++i) m.params(i) += rng.uniform(-0.3, 0.3);
     const Matrix<double> y = random_matrix<double>(d, 4, rng, 2.0);
@@ -146,7 +150,8 @@ TEST_CASE("MAF log|det| equals the log-determinant of the numerical Jacobian", "
     // log_prob = log N(z) + log|det|.
     const Vector<double> lp = m.log_prob(y, c);
     for (Index j = 0; j < 4; ++j)
-        CHECK(lp(j) == Approx(-0.5 * z.col(j).squaredNorm() - 0.5 * d * log_2pi + lad(j)).epsilon(1e-12));
+        CHECK(lp(j) ==
+              Approx(-0.5 * z.col(j).squaredNorm() - 0.5 * d * log_2pi + lad(j)).epsilon(1e-12));
 }
 
 TEMPLATE_TEST_CASE("MAF is invertible", "[flows][maf]", float, double) {
@@ -156,10 +161,11 @@ TEMPLATE_TEST_CASE("MAF is invertible", "[flows][maf]", float, double) {
     for (Index d : {Index(1), Index(2), Index(4)}) {
         for (auto perm : {flows::MafPermutation::random, flows::MafPermutation::reverse}) {
             INFO("input_dim " << d << ", permutation " << flows::to_string(perm));
-            Model<Scalar> m(typename Flow::Options{.input_dim = d, .context_dim = 3, .permutation = perm,
-                                                   .permutation_seed = 5});
+            Model<Scalar> m(typename Flow::Options{
+                .input_dim = d, .context_dim = 3, .permutation = perm, .permutation_seed = 5});
             RandomStream rng(13);
-            for (Index i = 0; i < m.params.size(); ++i) m.params(i) += static_cast<Scalar>(rng.uniform(-0.1, 0.1));
+            for (Index i = 0; i < m.params.size(); ++i)
+                m.params(i) += static_cast<Scalar>(rng.uniform(-0.1, 0.1));
             const Index n = 50;
             const Matrix<Scalar> y = random_matrix<Scalar>(d, n, rng, 3.0);
             const Matrix<Scalar> c = random_matrix<Scalar>(3, n, rng, 2.0);
@@ -268,7 +274,8 @@ TEST_CASE("MAF 2-D density integrates to 1 on a grid", "[flows][maf]") {
     }
 }
 
-TEST_CASE("MAF permutations: seeded random, reverse, and y_0 never first in every step", "[flows][maf]") {
+TEST_CASE("MAF permutations: seeded random, reverse, and y_0 never first in every step",
+          "[flows][maf]") {
     using Flow = MaskedAutoregressiveFlow<double>;
     auto perms = [](Flow::Options o) {
         ParameterLayout layout;
@@ -287,11 +294,13 @@ TEST_CASE("MAF permutations: seeded random, reverse, and y_0 never first in ever
         std::sort(sorted.begin(), sorted.end());
         CHECK(sorted == std::vector<Index>{0, 1, 2, 3, 4, 5});
     }
-    const auto r = perms({.input_dim = 3, .context_dim = 1, .permutation = flows::MafPermutation::reverse});
+    const auto r =
+        perms({.input_dim = 3, .context_dim = 1, .permutation = flows::MafPermutation::reverse});
     for (const auto& p : r) CHECK(p == std::vector<Index>{2, 1, 0});
     // For dimension 2 many seeds would leave y_0 first in every step; none does.
     for (std::uint64_t seed = 0; seed < 64; ++seed) {
-        const auto p = perms({.input_dim = 2, .context_dim = 1, .transforms = 3, .permutation_seed = seed});
+        const auto p =
+            perms({.input_dim = 2, .context_dim = 1, .transforms = 3, .permutation_seed = seed});
         CHECK_FALSE((p[0][0] == 0 && p[1][0] == 0));
     }
 }
@@ -324,22 +333,25 @@ TEST_CASE("MAF rejects bad options and shapes with clear messages", "[flows][maf
     using Flow = MaskedAutoregressiveFlow<double>;
     ParameterLayout layout;
     CHECK_THROWS_WITH(Flow(layout, Flow::Options{.input_dim = 0}), Catch::Contains("input_dim"));
-    CHECK_THROWS_WITH(Flow(layout, Flow::Options{.context_dim = 0}), Catch::Contains("context_dim"));
+    CHECK_THROWS_WITH(Flow(layout, Flow::Options{.context_dim = 0}),
+                      Catch::Contains("context_dim"));
     CHECK_THROWS_WITH(Flow(layout, Flow::Options{.transforms = 0}), Catch::Contains("transforms"));
     CHECK_THROWS_WITH(Flow(layout, Flow::Options{.hidden = 0}), Catch::Contains("hidden"));
     CHECK_THROWS_WITH(Flow(layout, Flow::Options{.blocks = -1}), Catch::Contains("blocks"));
     Model<double> m(Flow::Options{.input_dim = 2, .context_dim = 3, .transforms = 2, .hidden = 4});
     Flow::Workspace ws;
     Vector<double> out(5);
-    CHECK_THROWS_WITH(m.flow.log_prob(m.params.data(), Matrix<double>(3, 5), Matrix<double>(3, 5), out, ws),
-                      Catch::Contains("MaskedAutoregressiveFlow::log_prob") && Catch::Contains("y has 3 rows"));
-    CHECK_THROWS_WITH(m.flow.log_prob(m.params.data(), Matrix<double>(2, 5), Matrix<double>(3, 4), out, ws),
-                      Catch::Contains("context is 3 x 4"));
+    CHECK_THROWS_WITH(
+        m.flow.log_prob(m.params.data(), Matrix<double>(3, 5), Matrix<double>(3, 5), out, ws),
+        Catch::Contains("MaskedAutoregressiveFlow::log_prob") && Catch::Contains("y has 3 rows"));
+    CHECK_THROWS_WITH(
+        m.flow.log_prob(m.params.data(), Matrix<double>(2, 5), Matrix<double>(3, 4), out, ws),
+        Catch::Contains("context is 3 x 4"));
     Flow::Workspace fresh;
     Vector<double> g = Vector<double>::Zero(5);
     Vector<double> grad = Vector<double>::Zero(m.params.size());
-    CHECK_THROWS_AS(m.flow.backward(m.params.data(), Matrix<double>::Zero(2, 5), Matrix<double>::Zero(3, 5), g,
-                                    fresh, grad.data(), nullptr),
+    CHECK_THROWS_AS(m.flow.backward(m.params.data(), Matrix<double>::Zero(2, 5),
+                                    Matrix<double>::Zero(3, 5), g, fresh, grad.data(), nullptr),
                     std::logic_error);
     CHECK(m.flow.describe() ==
           "MaskedAutoregressiveFlow(input_dim=2, context_dim=3, transforms=2, hidden=4, blocks=2, "
@@ -348,7 +360,8 @@ TEST_CASE("MAF rejects bad options and shapes with clear messages", "[flows][maf
 
 TEST_CASE("MAF inside ConditionalEstimator: weighted gradient, save and load", "[flows][maf]") {
     using Flow = MaskedAutoregressiveFlow<double>;
-    const Flow::Options options{.input_dim = 3, .context_dim = 2, .transforms = 3, .hidden = 10, .permutation_seed = 7};
+    const Flow::Options options{
+        .input_dim = 3, .context_dim = 2, .transforms = 3, .hidden = 10, .permutation_seed = 7};
     flows::ConditionalEstimator<Flow> est(options, 4);
     RandomStream rng(6);
     const Matrix<double> y = random_matrix<double>(3, 9, rng, 3.0);
@@ -382,7 +395,8 @@ TEST_CASE("MAF inside ConditionalEstimator: weighted gradient, save and load", "
     flows::ConditionalEstimator<Flow> mismatched(other, 1);
     std::stringstream again;
     io::save_estimator(est, again);
-    CHECK_THROWS_WITH(io::load_estimator(mismatched, again), Catch::Contains("architecture mismatch"));
+    CHECK_THROWS_WITH(io::load_estimator(mismatched, again),
+                      Catch::Contains("architecture mismatch"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -391,20 +405,22 @@ TEST_CASE("MAF inside ConditionalEstimator: weighted gradient, save and load", "
 namespace {
 
 struct FitResult {
-    double nll = 0;        // held-out mean -log q
-    double nll_se = 0;     // its standard error
-    double kl = 0;         // held-out mean (log p - log q), an estimate of E_c KL(p || q)
+    double nll = 0;     // held-out mean -log q
+    double nll_se = 0;  // its standard error
+    double kl = 0;      // held-out mean (log p - log q), an estimate of E_c KL(p || q)
     double kl_se = 0;
     double seconds = 0;
 };
 
 // Trains `m` on (y, c) and evaluates on (y_test, c_test) with the true log-density lp_true.
 template <typename Scalar>
-FitResult fit(Model<Scalar>& m, const Matrix<Scalar>& y, const Matrix<Scalar>& c, const Matrix<Scalar>& y_test,
-              const Matrix<Scalar>& c_test, const Vector<double>& lp_true, int epochs, Index batch, double lr) {
+FitResult fit(Model<Scalar>& m, const Matrix<Scalar>& y, const Matrix<Scalar>& c,
+              const Matrix<Scalar>& y_test, const Matrix<Scalar>& c_test,
+              const Vector<double>& lp_true, int epochs, Index batch, double lr) {
     using Flow = MaskedAutoregressiveFlow<Scalar>;
     const auto start = std::chrono::steady_clock::now();
-    optimizers::Adam<Scalar> adam(m.params.size(), optimizers::AdamOptions{.learning_rate = lr, .beta1 = 0.9});
+    optimizers::Adam<Scalar> adam(m.params.size(),
+                                  optimizers::AdamOptions{.learning_rate = lr, .beta1 = 0.9});
     typename Flow::Workspace ws;
     Vector<Scalar> grad(m.params.size());
     Vector<Scalar> lp(batch);
@@ -435,10 +451,12 @@ FitResult fit(Model<Scalar>& m, const Matrix<Scalar>& y, const Matrix<Scalar>& c
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][fit]", float, double) {
+TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][fit]", float,
+                   double) {
     using Scalar = TestType;
     using Flow = MaskedAutoregressiveFlow<Scalar>;
-    auto draw = [](Index n, std::uint64_t seed, Matrix<Scalar>& y, Matrix<Scalar>& c, Vector<double>& lp) {
+    auto draw = [](Index n, std::uint64_t seed, Matrix<Scalar>& y, Matrix<Scalar>& c,
+                   Vector<double>& lp) {
         y.resize(1, n);
         c.resize(1, n);
         lp.resize(n);
@@ -462,11 +480,12 @@ TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][
     const double entropy = 0.5 * (log_2pi + 1) + 2.5 * (antiderivative(0.5) - antiderivative(0.1));
     REQUIRE(entropy == Approx(0.12815).margin(1e-4));
 
-    Model<Scalar> m(typename Flow::Options{.input_dim = 1, .context_dim = 1, .transforms = 2, .hidden = 32,
-                                           .blocks = 1});
+    Model<Scalar> m(typename Flow::Options{
+        .input_dim = 1, .context_dim = 1, .transforms = 2, .hidden = 32, .blocks = 1});
     const FitResult r = fit(m, y, c, yt, ct, lp_test, 30, 128, 5e-3);
-    INFO("held-out NLL " << r.nll << " +- " << r.nll_se << ", true entropy " << entropy << ", KL estimate "
-                         << r.kl << " +- " << r.kl_se << ", training " << r.seconds << " s");
+    INFO("held-out NLL " << r.nll << " +- " << r.nll_se << ", true entropy " << entropy
+                         << ", KL estimate " << r.kl << " +- " << r.kl_se << ", training "
+                         << r.seconds << " s");
     // Stated tolerance: 0.05 nats plus 3 standard errors of the held-out mean.
     CHECK(std::abs(r.nll - entropy) < 0.05 + 3 * r.nll_se);
     CHECK(r.kl < 0.05 + 3 * r.kl_se);
@@ -476,7 +495,8 @@ TEMPLATE_TEST_CASE("MAF fits a 2-D conditional banana", "[flows][maf][fit]", flo
     using Scalar = TestType;
     using Flow = MaskedAutoregressiveFlow<Scalar>;
     // c ~ U(-1, 1); y1 | c ~ N(c, 1); y2 | y1, c ~ N(0.5 y1^2 + c, 0.5^2).
-    auto draw = [](Index n, std::uint64_t seed, Matrix<Scalar>& y, Matrix<Scalar>& c, Vector<double>& lp) {
+    auto draw = [](Index n, std::uint64_t seed, Matrix<Scalar>& y, Matrix<Scalar>& c,
+                   Vector<double>& lp) {
         y.resize(2, n);
         c.resize(1, n);
         lp.resize(n);
@@ -498,11 +518,16 @@ TEMPLATE_TEST_CASE("MAF fits a 2-D conditional banana", "[flows][maf][fit]", flo
     draw(4000, 4, yt, ct, lp_test);
     const double entropy = (log_2pi + 1) + std::log(0.5);  // two Gaussians, sds 1 and 0.5
 
-    Model<Scalar> m(typename Flow::Options{.input_dim = 2, .context_dim = 1, .transforms = 3, .hidden = 32,
-                                           .blocks = 1, .permutation = flows::MafPermutation::reverse});
+    Model<Scalar> m(typename Flow::Options{.input_dim = 2,
+                                           .context_dim = 1,
+                                           .transforms = 3,
+                                           .hidden = 32,
+                                           .blocks = 1,
+                                           .permutation = flows::MafPermutation::reverse});
     const FitResult r = fit(m, y, c, yt, ct, lp_test, 20, 128, 5e-3);
-    INFO("held-out NLL " << r.nll << " +- " << r.nll_se << ", true entropy " << entropy << ", KL estimate "
-                         << r.kl << " +- " << r.kl_se << ", training " << r.seconds << " s");
+    INFO("held-out NLL " << r.nll << " +- " << r.nll_se << ", true entropy " << entropy
+                         << ", KL estimate " << r.kl << " +- " << r.kl_se << ", training "
+                         << r.seconds << " s");
     // Stated tolerance: 0.05 nats plus 3 standard errors of the held-out mean.
     CHECK(std::abs(r.nll - entropy) < 0.05 + 3 * r.nll_se);
     CHECK(r.kl < 0.05 + 3 * r.kl_se);

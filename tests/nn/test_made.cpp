@@ -84,7 +84,8 @@ TEMPLATE_TEST_CASE("Made is autoregressive", "[nn][made]", float, double) {
         xp.row(i).array() += Scalar(0.7);
         const Matrix<Scalar> moved = made.forward(params.data(), xp, c, ws);
         for (Index j = 0; j < d; ++j) {
-            const Scalar change = (moved.middleRows(2 * j, 2) - base.middleRows(2 * j, 2)).cwiseAbs().maxCoeff();
+            const Scalar change =
+                (moved.middleRows(2 * j, 2) - base.middleRows(2 * j, 2)).cwiseAbs().maxCoeff();
             INFO("perturbed input " << i << ", output dimension " << j);
             if (j <= i)
                 CHECK(change == Scalar(0));
@@ -126,7 +127,8 @@ TEMPLATE_TEST_CASE("Made backward matches finite differences", "[nn][made]", flo
     for (nn::Activation act : {nn::Activation::tanh, nn::Activation::relu, nn::Activation::silu}) {
         for (Index d : {Index(1), Index(3)}) {
             for (Index batch : {Index(1), Index(7)}) {
-                INFO("activation " << nn::to_string(act) << ", features " << d << ", batch " << batch);
+                INFO("activation " << nn::to_string(act) << ", features " << d << ", batch "
+                                   << batch);
                 const Index ctx = 2;
                 ParameterLayout layout;
                 nn::Made<Scalar> made(layout, nn::MadeShape{d, ctx, 6, 2, 2, act});
@@ -137,9 +139,11 @@ TEMPLATE_TEST_CASE("Made backward matches finite differences", "[nn][made]", flo
                 const Matrix<Scalar> x = random_matrix<Scalar>(d, batch, rng, 2.0);
                 const Matrix<Scalar> c = random_matrix<Scalar>(ctx, batch, rng, 2.0);
                 const Matrix<Scalar> r = random_matrix<Scalar>(2 * d, batch, rng);
-                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv, const Matrix<Scalar>& cv) {
+                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv,
+                                const Matrix<Scalar>& cv) {
                     typename nn::Made<Scalar>::Workspace w;
-                    return static_cast<double>((made.forward(p.data(), xv, cv, w).array() * r.array()).sum());
+                    return static_cast<double>(
+                        (made.forward(p.data(), xv, cv, w).array() * r.array()).sum());
                 };
                 typename nn::Made<Scalar>::Workspace ws;
                 made.forward(params.data(), x, c, ws);
@@ -147,20 +151,25 @@ TEMPLATE_TEST_CASE("Made backward matches finite differences", "[nn][made]", flo
                 Matrix<Scalar> grad_x, grad_c;
                 made.backward(params.data(), x, c, r, ws, grad.data(), &grad_x, &grad_c);
                 const auto by_params = testing::check_gradient<Scalar>(
-                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad, check_options<Scalar>(act));
+                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad,
+                    check_options<Scalar>(act));
                 INFO(by_params.report());
                 CHECK(by_params.passed);
                 const auto by_input = testing::check_gradient<Scalar>(
                     [&](const Vector<Scalar>& v) { return loss(params, v.reshaped(d, batch), c); },
-                    Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()), check_options<Scalar>(act));
+                    Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()),
+                    check_options<Scalar>(act));
                 INFO(by_input.report());
                 if (d == 1)
                     CHECK(grad_x.isZero());
                 else
                     CHECK(by_input.passed);
                 const auto by_context = testing::check_gradient<Scalar>(
-                    [&](const Vector<Scalar>& v) { return loss(params, x, v.reshaped(ctx, batch)); },
-                    Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()), check_options<Scalar>(act));
+                    [&](const Vector<Scalar>& v) {
+                        return loss(params, x, v.reshaped(ctx, batch));
+                    },
+                    Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()),
+                    check_options<Scalar>(act));
                 INFO(by_context.report());
                 CHECK(by_context.passed);
             }
@@ -171,7 +180,9 @@ TEMPLATE_TEST_CASE("Made backward matches finite differences", "[nn][made]", flo
 TEST_CASE("MadeShape validation names the field", "[nn][made]") {
     ParameterLayout layout;
     CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{0, 1}), Catch::Contains("features"));
-    CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{2, -1}), Catch::Contains("context_dim"));
+    CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{2, -1}),
+                      Catch::Contains("context_dim"));
     CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{2, 1, 0}), Catch::Contains("hidden"));
-    CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{2, 1, 4, -1}), Catch::Contains("num_blocks"));
+    CHECK_THROWS_WITH(nn::Made<double>(layout, nn::MadeShape{2, 1, 4, -1}),
+                      Catch::Contains("num_blocks"));
 }

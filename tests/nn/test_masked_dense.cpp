@@ -42,7 +42,8 @@ TEMPLATE_TEST_CASE("MaskedDense backward matches finite differences", "[nn][mask
     using Scalar = TestType;
     const Index in = 4, out = 6;
     for (Index context_dim : {Index(0), Index(3)}) {
-        for (nn::Activation act : {nn::Activation::identity, nn::Activation::tanh, nn::Activation::silu}) {
+        for (nn::Activation act :
+             {nn::Activation::identity, nn::Activation::tanh, nn::Activation::silu}) {
             if (context_dim == 0 && act != nn::Activation::identity) continue;
             for (Index batch : {Index(1), Index(7)}) {
                 INFO("context_dim " << context_dim << ", context activation " << nn::to_string(act)
@@ -50,7 +51,8 @@ TEMPLATE_TEST_CASE("MaskedDense backward matches finite differences", "[nn][mask
                 ParameterLayout layout;
                 nn::MaskedDense<Scalar> layer(layout, test_mask<Scalar>(out, in), context_dim, act);
                 REQUIRE(layer.parameter_count() == layout.size());
-                REQUIRE(layout.size() == out * in + out + (context_dim > 0 ? out * context_dim + out : 0));
+                REQUIRE(layout.size() ==
+                        out * in + out + (context_dim > 0 ? out * context_dim + out : 0));
                 RandomStream rng(3);
                 Vector<Scalar> params(layout.size());
                 layer.initialize(params.data(), rng);
@@ -61,7 +63,8 @@ TEMPLATE_TEST_CASE("MaskedDense backward matches finite differences", "[nn][mask
                 const Matrix<Scalar> c = random_matrix<Scalar>(context_dim, batch, rng, 2.0);
                 const Matrix<Scalar> r = random_matrix<Scalar>(out, batch, rng);
 
-                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv, const Matrix<Scalar>& cv) {
+                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv,
+                                const Matrix<Scalar>& cv) {
                     typename nn::MaskedDense<Scalar>::Workspace w;
                     Matrix<Scalar> y(out, batch);
                     layer.forward(p.data(), xv, cv, y, w);
@@ -76,22 +79,28 @@ TEMPLATE_TEST_CASE("MaskedDense backward matches finite differences", "[nn][mask
 
                 // Masked entries get exactly zero gradient.
                 const Eigen::Map<const Matrix<Scalar>> gw(grad.data(), out, in);
-                CHECK((gw.array() * (Scalar(1) - layer.mask().array())).abs().maxCoeff() == Scalar(0));
+                CHECK((gw.array() * (Scalar(1) - layer.mask().array())).abs().maxCoeff() ==
+                      Scalar(0));
 
                 const auto by_params = testing::check_gradient<Scalar>(
-                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad, check_options<Scalar>());
+                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad,
+                    check_options<Scalar>());
                 INFO(by_params.report());
                 CHECK(by_params.passed);
                 const auto by_input = testing::check_gradient<Scalar>(
                     [&](const Vector<Scalar>& v) { return loss(params, v.reshaped(in, batch), c); },
-                    Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()), check_options<Scalar>());
+                    Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()),
+                    check_options<Scalar>());
                 INFO(by_input.report());
                 CHECK(by_input.passed);
                 if (context_dim > 0) {
                     REQUIRE(grad_c.rows() == context_dim);
                     const auto by_context = testing::check_gradient<Scalar>(
-                        [&](const Vector<Scalar>& v) { return loss(params, x, v.reshaped(context_dim, batch)); },
-                        Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()), check_options<Scalar>());
+                        [&](const Vector<Scalar>& v) {
+                            return loss(params, x, v.reshaped(context_dim, batch));
+                        },
+                        Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()),
+                        check_options<Scalar>());
                     INFO(by_context.report());
                     CHECK(by_context.passed);
                 }
@@ -124,8 +133,8 @@ TEST_CASE("MaskedDense: masked weights have no effect and are zeroed at initiali
     layer.forward(perturbed.data(), x, none, y2, ws);
     CHECK(y1 == y2);
     // And the same as a dense product with the masked matrix.
-    const Matrix<double> expected =
-        (w.cwiseProduct(layer.mask()) * x).colwise() + Eigen::Map<const Vector<double>>(params.data() + out * in, out);
+    const Matrix<double> expected = (w.cwiseProduct(layer.mask()) * x).colwise() +
+                                    Eigen::Map<const Vector<double>>(params.data() + out * in, out);
     CHECK((y1 - expected).norm() < 1e-12);
 }
 
@@ -133,8 +142,10 @@ TEST_CASE("MaskedDense rejects bad masks with a clear message", "[nn][masked_den
     ParameterLayout layout;
     Matrix<double> bad = Matrix<double>::Ones(3, 2);
     bad(1, 1) = 0.5;
-    CHECK_THROWS_WITH(nn::MaskedDense<double>(layout, bad), Catch::Contains("MaskedDense") && Catch::Contains("0 or 1"));
-    CHECK_THROWS_WITH(nn::MaskedDense<double>(layout, Matrix<double>(0, 2)), Catch::Contains("non-empty"));
+    CHECK_THROWS_WITH(nn::MaskedDense<double>(layout, bad),
+                      Catch::Contains("MaskedDense") && Catch::Contains("0 or 1"));
+    CHECK_THROWS_WITH(nn::MaskedDense<double>(layout, Matrix<double>(0, 2)),
+                      Catch::Contains("non-empty"));
     CHECK_THROWS_WITH(nn::MaskedDense<double>(layout, Matrix<double>::Ones(2, 2), -1),
                       Catch::Contains("context_dim"));
 }

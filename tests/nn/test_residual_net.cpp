@@ -23,14 +23,16 @@ template <typename Scalar>
 testing::GradientCheckOptions check_options(nn::Activation act = nn::Activation::tanh) {
     testing::GradientCheckOptions o;
     // ReLU keeps the default step: a larger one would cross its kink too often.
-    if constexpr (std::is_same_v<Scalar, float>) o.step = act == nn::Activation::relu ? 0 : 1e-2;  // rounding error ~ eps |L| / h
+    if constexpr (std::is_same_v<Scalar, float>)
+        o.step = act == nn::Activation::relu ? 0 : 1e-2;  // rounding error ~ eps |L| / h
     return o;
 }
 
 // Overwrites every parameter with U(-0.5, 0.5) so the near-zero linear_1 does not hide errors.
 template <typename Scalar>
 void randomize(Vector<Scalar>& params, RandomStream& rng) {
-    for (Index i = 0; i < params.size(); ++i) params(i) = static_cast<Scalar>(rng.uniform(-0.5, 0.5));
+    for (Index i = 0; i < params.size(); ++i)
+        params(i) = static_cast<Scalar>(rng.uniform(-0.5, 0.5));
 }
 
 }  // namespace
@@ -38,7 +40,8 @@ void randomize(Vector<Scalar>& params, RandomStream& rng) {
 TEST_CASE("ResidualNet forward equals nflows' formula", "[nn][residual_net]") {
     const Index in = 3, ctx = 2, hidden = 5, out = 4, n = 6;
     ParameterLayout layout;
-    nn::ResidualNet<double> net(layout, nn::ResidualNetShape{in, ctx, hidden, 2, out, nn::Activation::tanh});
+    nn::ResidualNet<double> net(
+        layout, nn::ResidualNetShape{in, ctx, hidden, 2, out, nn::Activation::tanh});
     REQUIRE(net.parameter_count() == layout.size());
     // initial (hidden x (in+ctx) + hidden), 2 blocks x (context + 2 linear), final.
     REQUIRE(layout.size() == hidden * (in + ctx) + hidden +
@@ -84,28 +87,33 @@ TEST_CASE("ResidualNet forward equals nflows' formula", "[nn][residual_net]") {
     CHECK((y - expected).cwiseAbs().maxCoeff() < 1e-12);
 }
 
-TEMPLATE_TEST_CASE("ResidualNet backward matches finite differences", "[nn][residual_net]", float, double) {
+TEMPLATE_TEST_CASE("ResidualNet backward matches finite differences", "[nn][residual_net]", float,
+                   double) {
     using Scalar = TestType;
     struct Case {
         Index in, ctx, blocks;
     };
     for (Case cs : {Case{3, 2, 2}, Case{3, 0, 1}, Case{0, 4, 2}, Case{2, 3, 0}}) {
-        for (nn::Activation act : {nn::Activation::relu, nn::Activation::tanh, nn::Activation::silu}) {
+        for (nn::Activation act :
+             {nn::Activation::relu, nn::Activation::tanh, nn::Activation::silu}) {
             for (Index batch : {Index(1), Index(7)}) {
-                INFO("input " << cs.in << ", context " << cs.ctx << ", blocks " << cs.blocks << ", activation "
-                              << nn::to_string(act) << ", batch " << batch);
+                INFO("input " << cs.in << ", context " << cs.ctx << ", blocks " << cs.blocks
+                              << ", activation " << nn::to_string(act) << ", batch " << batch);
                 const Index hidden = 6, out = 3;
                 ParameterLayout layout;
-                nn::ResidualNet<Scalar> net(layout, nn::ResidualNetShape{cs.in, cs.ctx, hidden, cs.blocks, out, act});
+                nn::ResidualNet<Scalar> net(
+                    layout, nn::ResidualNetShape{cs.in, cs.ctx, hidden, cs.blocks, out, act});
                 RandomStream rng(29);
                 Vector<Scalar> params(layout.size());
                 randomize(params, rng);
                 const Matrix<Scalar> x = random_matrix<Scalar>(cs.in, batch, rng, 2.0);
                 const Matrix<Scalar> c = random_matrix<Scalar>(cs.ctx, batch, rng, 2.0);
                 const Matrix<Scalar> r = random_matrix<Scalar>(out, batch, rng);
-                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv, const Matrix<Scalar>& cv) {
+                auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv,
+                                const Matrix<Scalar>& cv) {
                     typename nn::ResidualNet<Scalar>::Workspace w;
-                    return static_cast<double>((net.forward(p.data(), xv, cv, w).array() * r.array()).sum());
+                    return static_cast<double>(
+                        (net.forward(p.data(), xv, cv, w).array() * r.array()).sum());
                 };
                 typename nn::ResidualNet<Scalar>::Workspace ws;
                 net.forward(params.data(), x, c, ws);
@@ -115,20 +123,27 @@ TEMPLATE_TEST_CASE("ResidualNet backward matches finite differences", "[nn][resi
                 REQUIRE(grad_x.rows() == cs.in);
                 REQUIRE(grad_c.rows() == cs.ctx);
                 const auto by_params = testing::check_gradient<Scalar>(
-                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad, check_options<Scalar>(act));
+                    [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad,
+                    check_options<Scalar>(act));
                 INFO(by_params.report());
                 CHECK(by_params.passed);
                 if (cs.in > 0) {
                     const auto by_input = testing::check_gradient<Scalar>(
-                        [&](const Vector<Scalar>& v) { return loss(params, v.reshaped(cs.in, batch), c); },
-                        Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()), check_options<Scalar>(act));
+                        [&](const Vector<Scalar>& v) {
+                            return loss(params, v.reshaped(cs.in, batch), c);
+                        },
+                        Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()),
+                        check_options<Scalar>(act));
                     INFO(by_input.report());
                     CHECK(by_input.passed);
                 }
                 if (cs.ctx > 0) {
                     const auto by_context = testing::check_gradient<Scalar>(
-                        [&](const Vector<Scalar>& v) { return loss(params, x, v.reshaped(cs.ctx, batch)); },
-                        Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()), check_options<Scalar>(act));
+                        [&](const Vector<Scalar>& v) {
+                            return loss(params, x, v.reshaped(cs.ctx, batch));
+                        },
+                        Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()),
+                        check_options<Scalar>(act));
                     INFO(by_context.report());
                     CHECK(by_context.passed);
                 }
@@ -136,13 +151,15 @@ TEMPLATE_TEST_CASE("ResidualNet backward matches finite differences", "[nn][resi
                 Vector<Scalar> grad2 = Vector<Scalar>::Zero(layout.size());
                 net.forward(params.data(), x, c, ws);
                 net.backward(params.data(), x, c, r, ws, grad2.data(), nullptr, nullptr);
-                CHECK((grad2 - grad).cwiseAbs().maxCoeff() <= Scalar(1e-5) * (Scalar(1) + grad.cwiseAbs().maxCoeff()));
+                CHECK((grad2 - grad).cwiseAbs().maxCoeff() <=
+                      Scalar(1e-5) * (Scalar(1) + grad.cwiseAbs().maxCoeff()));
             }
         }
     }
 }
 
-TEMPLATE_TEST_CASE("ResidualBlock alone matches finite differences", "[nn][residual_net]", float, double) {
+TEMPLATE_TEST_CASE("ResidualBlock alone matches finite differences", "[nn][residual_net]", float,
+                   double) {
     using Scalar = TestType;
     for (Index ctx : {Index(0), Index(3)}) {
         for (Index batch : {Index(1), Index(7)}) {
@@ -157,7 +174,8 @@ TEMPLATE_TEST_CASE("ResidualBlock alone matches finite differences", "[nn][resid
             const Matrix<Scalar> x = random_matrix<Scalar>(f, batch, rng, 2.0);
             const Matrix<Scalar> c = random_matrix<Scalar>(ctx, batch, rng, 2.0);
             const Matrix<Scalar> r = random_matrix<Scalar>(f, batch, rng);
-            auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv, const Matrix<Scalar>& cv) {
+            auto loss = [&](const Vector<Scalar>& p, const Matrix<Scalar>& xv,
+                            const Matrix<Scalar>& cv) {
                 typename nn::ResidualBlock<Scalar>::Workspace w;
                 Matrix<Scalar> y(f, batch);
                 block.forward(p.data(), xv, cv, y, w);
@@ -170,18 +188,23 @@ TEMPLATE_TEST_CASE("ResidualBlock alone matches finite differences", "[nn][resid
             Matrix<Scalar> grad_x, grad_c;
             block.backward(params.data(), x, c, r, ws, grad.data(), &grad_x, &grad_c);
             const auto by_params = testing::check_gradient<Scalar>(
-                [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad, check_options<Scalar>(nn::Activation::elu));
+                [&](const Vector<Scalar>& p) { return loss(p, x, c); }, params, grad,
+                check_options<Scalar>(nn::Activation::elu));
             INFO(by_params.report());
             CHECK(by_params.passed);
             const auto by_input = testing::check_gradient<Scalar>(
                 [&](const Vector<Scalar>& v) { return loss(params, v.reshaped(f, batch), c); },
-                Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()), check_options<Scalar>(nn::Activation::elu));
+                Vector<Scalar>(x.reshaped()), Vector<Scalar>(grad_x.reshaped()),
+                check_options<Scalar>(nn::Activation::elu));
             INFO(by_input.report());
             CHECK(by_input.passed);
             if (ctx > 0) {
                 const auto by_context = testing::check_gradient<Scalar>(
-                    [&](const Vector<Scalar>& v) { return loss(params, x, v.reshaped(ctx, batch)); },
-                    Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()), check_options<Scalar>(nn::Activation::elu));
+                    [&](const Vector<Scalar>& v) {
+                        return loss(params, x, v.reshaped(ctx, batch));
+                    },
+                    Vector<Scalar>(c.reshaped()), Vector<Scalar>(grad_c.reshaped()),
+                    check_options<Scalar>(nn::Activation::elu));
                 INFO(by_context.report());
                 CHECK(by_context.passed);
             }
@@ -189,7 +212,8 @@ TEMPLATE_TEST_CASE("ResidualBlock alone matches finite differences", "[nn][resid
     }
 }
 
-TEST_CASE("ResidualNet initialisation: linear_1 near zero, blocks near identity, seeded", "[nn][residual_net]") {
+TEST_CASE("ResidualNet initialisation: linear_1 near zero, blocks near identity, seeded",
+          "[nn][residual_net]") {
     const Index hidden = 32;
     ParameterLayout layout;
     nn::ResidualBlock<double> block(layout, hidden, 4);
@@ -218,7 +242,8 @@ TEST_CASE("ResidualNet rejects bad shapes and inputs with clear messages", "[nn]
     ParameterLayout layout;
     CHECK_THROWS_WITH(nn::ResidualNet<double>(layout, nn::ResidualNetShape{0, 0, 4, 1, 1}),
                       Catch::Contains("input_dim + context_dim"));
-    CHECK_THROWS_WITH(nn::ResidualNet<double>(layout, nn::ResidualNetShape{1, 1, 0, 1, 1}), Catch::Contains("hidden"));
+    CHECK_THROWS_WITH(nn::ResidualNet<double>(layout, nn::ResidualNetShape{1, 1, 0, 1, 1}),
+                      Catch::Contains("hidden"));
     CHECK_THROWS_WITH(nn::ResidualNet<double>(layout, nn::ResidualNetShape{1, 1, 4, -1, 1}),
                       Catch::Contains("num_blocks"));
     CHECK_THROWS_WITH(nn::ResidualNet<double>(layout, nn::ResidualNetShape{1, 1, 4, 1, 0}),

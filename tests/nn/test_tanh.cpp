@@ -3,7 +3,6 @@
 // a dense grid (through apply_activation, so the packet path and the scalar tail both run),
 // keeps odd symmetry, and handles 0, +-inf and NaN.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 
@@ -40,8 +39,8 @@ TEST_CASE("TanhDouble matches std::tanh to a few ulp", "[nn][tanh]") {
 TEST_CASE("TanhDouble special values", "[nn][tanh]") {
     const double inf = std::numeric_limits<double>::infinity();
     Matrix<double> x(1, 16);
-    x << 0.0, -0.0, inf, -inf, std::numeric_limits<double>::quiet_NaN(), 800.0, -800.0, 19.0, -19.0, 1e-8, -1e-8, 0.5,
-        -0.5, 3.0, -3.0, 40.0;
+    x << 0.0, -0.0, inf, -inf, std::numeric_limits<double>::quiet_NaN(), 800.0, -800.0, 19.0, -19.0,
+        1e-8, -1e-8, 0.5, -0.5, 3.0, -3.0, 40.0;
     Matrix<double> y(1, 16);
     nn::apply_activation<double>(nn::Activation::tanh, x, y);
     CHECK(y(0, 0) == 0.0);

@@ -57,25 +57,28 @@ public:
 
     /// Architecture. Defaults are the common sbi/nflows MAF defaults used by the paper.
     struct Options {
-        Index input_dim = 1;     ///< dimension of y, >= 1
-        Index context_dim = 1;   ///< dimension of c, >= 1
-        Index transforms = 5;    ///< autoregressive transforms, >= 1
-        Index hidden = 50;       ///< MADE hidden width, >= 1
-        Index blocks = 2;        ///< MADE hidden layers after the first, >= 0
+        Index input_dim = 1;    ///< dimension of y, >= 1
+        Index context_dim = 1;  ///< dimension of c, >= 1
+        Index transforms = 5;   ///< autoregressive transforms, >= 1
+        Index hidden = 50;      ///< MADE hidden width, >= 1
+        Index blocks = 2;       ///< MADE hidden layers after the first, >= 0
         nn::Activation activation = nn::Activation::tanh;
         MafPermutation permutation = MafPermutation::random;
         std::uint64_t permutation_seed = 0;  ///< seed of the random permutations
 
         /// \throws std::invalid_argument naming the first invalid field.
         void validate() const {
-            require(input_dim >= 1, "MaskedAutoregressiveFlow::Options: input_dim must be >= 1, got ",
-                    input_dim);
+            require(input_dim >= 1,
+                    "MaskedAutoregressiveFlow::Options: input_dim must be >= 1, got ", input_dim);
             require(context_dim >= 1,
-                    "MaskedAutoregressiveFlow::Options: context_dim must be >= 1, got ", context_dim);
+                    "MaskedAutoregressiveFlow::Options: context_dim must be >= 1, got ",
+                    context_dim);
             require(transforms >= 1,
                     "MaskedAutoregressiveFlow::Options: transforms must be >= 1, got ", transforms);
-            require(hidden >= 1, "MaskedAutoregressiveFlow::Options: hidden must be >= 1, got ", hidden);
-            require(blocks >= 0, "MaskedAutoregressiveFlow::Options: blocks must be >= 0, got ", blocks);
+            require(hidden >= 1, "MaskedAutoregressiveFlow::Options: hidden must be >= 1, got ",
+                    hidden);
+            require(blocks >= 0, "MaskedAutoregressiveFlow::Options: blocks must be >= 0, got ",
+                    blocks);
         }
     };
 
@@ -111,7 +114,8 @@ public:
                 // Fisher-Yates from a stream per transform.
                 RandomStream rng(m_options.permutation_seed, static_cast<std::uint64_t>(k));
                 for (Index i = d - 1; i > 0; --i) {
-                    const auto j = static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
+                    const auto j =
+                        static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
                     std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(j)]);
                 }
             }
@@ -141,7 +145,9 @@ public:
     [[nodiscard]] const std::vector<Index>& permutation(Index k) const {
         return m_perm[static_cast<std::size_t>(k)];
     }
-    [[nodiscard]] const nn::Made<Scalar>& made(Index k) const { return m_made[static_cast<std::size_t>(k)]; }
+    [[nodiscard]] const nn::Made<Scalar>& made(Index k) const {
+        return m_made[static_cast<std::size_t>(k)];
+    }
 
     /// PyTorch-default initialisation of every MADE (as nflows), seeded by `rng`.
     void initialize(Scalar* params, RandomStream& rng) const {
@@ -151,11 +157,11 @@ public:
     /// log q(y_j | c_j) for every column j. \param y input_dim x n; \param c context_dim x n;
     /// \param out n. Records in `ws` what backward needs.
     /// \throws std::invalid_argument on a shape mismatch.
-    void log_prob(const Scalar* params, const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c,
-                  VectorRef<Scalar> out, Workspace& ws) const {
+    void log_prob(const Scalar* params, const ConstMatrixRef<Scalar>& y,
+                  const ConstMatrixRef<Scalar>& c, VectorRef<Scalar> out, Workspace& ws) const {
         check_shapes("MaskedAutoregressiveFlow::log_prob", y, c);
-        require(out.size() == y.cols(), "MaskedAutoregressiveFlow::log_prob: out has size ", out.size(),
-                ", expected ", y.cols());
+        require(out.size() == y.cols(), "MaskedAutoregressiveFlow::log_prob: out has size ",
+                out.size(), ", expected ", y.cols());
         const std::size_t steps = m_made.size();
         ws.made.resize(steps);
         ws.x.resize(steps + 1);
@@ -168,8 +174,11 @@ public:
             step_forward(o, ws.x[k], m_perm[k], ws.scale[k], &ws.slope[k], ws.x[k + 1]);
             out += ws.scale[k].array().log().colwise().sum().matrix().transpose();
         }
-        const Scalar log_norm = static_cast<Scalar>(0.5 * std::log(2 * std::numbers::pi) * static_cast<double>(input_dim()));
-        out += (Scalar(-0.5) * ws.x[steps].array().square().colwise().sum() - log_norm).matrix().transpose();
+        const Scalar log_norm = static_cast<Scalar>(0.5 * std::log(2 * std::numbers::pi) *
+                                                    static_cast<double>(input_dim()));
+        out += (Scalar(-0.5) * ws.x[steps].array().square().colwise().sum() - log_norm)
+                   .matrix()
+                   .transpose();
     }
 
     /// Backward of the last log_prob on `ws` (same y, c) with G_j = dL/d log q_j: accumulates
@@ -178,14 +187,16 @@ public:
     /// Per step, with dL/du known (dL/dz = -G z at the top, un-permuted going down):
     /// dL/dscale = dL/du o x + G / scale, dL/ds = dL/dscale o sigmoid(s), dL/dt = dL/du,
     /// dL/dx = dL/du o scale + MADE^T [dL/ds; dL/dt]; the MADE also yields its dL/dc.
-    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c,
-                  const ConstVectorRef<Scalar>& grad_log_prob, Workspace& ws, Scalar* grad_params,
-                  MatrixType* grad_context) const {
+    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& y,
+                  const ConstMatrixRef<Scalar>& c, const ConstVectorRef<Scalar>& grad_log_prob,
+                  Workspace& ws, Scalar* grad_params, MatrixType* grad_context) const {
         const std::size_t steps = m_made.size();
-        require_state(ws.x.size() == steps + 1 && ws.x[0].cols() == y.cols(),
-                      "MaskedAutoregressiveFlow::backward: call log_prob with this workspace first");
-        require(grad_log_prob.size() == y.cols(), "MaskedAutoregressiveFlow::backward: grad_log_prob has size ",
-                grad_log_prob.size(), ", expected ", y.cols());
+        require_state(
+            ws.x.size() == steps + 1 && ws.x[0].cols() == y.cols(),
+            "MaskedAutoregressiveFlow::backward: call log_prob with this workspace first");
+        require(grad_log_prob.size() == y.cols(),
+                "MaskedAutoregressiveFlow::backward: grad_log_prob has size ", grad_log_prob.size(),
+                ", expected ", y.cols());
         const Index d = input_dim();
         const Index n = y.cols();
         const auto g = grad_log_prob.transpose().array();
@@ -195,14 +206,16 @@ public:
         for (std::size_t k = steps; k-- > 0;) {
             const std::vector<Index>& perm = m_perm[k];
             ws.grad_u.resize(d, n);
-            for (Index i = 0; i < d; ++i) ws.grad_u.row(perm[static_cast<std::size_t>(i)]) = ws.grad_x.row(i);
+            for (Index i = 0; i < d; ++i)
+                ws.grad_u.row(perm[static_cast<std::size_t>(i)]) = ws.grad_x.row(i);
             const MatrixType& x = ws.x[k];
             const MatrixType& scale = ws.scale[k];
             ws.grad_out.resize(2 * d, n);
             for (Index i = 0; i < d; ++i) {
                 ws.grad_out.row(2 * i) =
                     ((ws.grad_u.row(i).array() * x.row(i).array() + g / scale.row(i).array()) *
-                     ws.slope[k].row(i).array()).matrix();
+                     ws.slope[k].row(i).array())
+                        .matrix();
                 ws.grad_out.row(2 * i + 1) = ws.grad_u.row(i);
             }
             const bool need_x = k > 0;
@@ -219,13 +232,14 @@ public:
     /// inverse flow. \throws std::invalid_argument on a shape mismatch.
     void sample(const Scalar* params, const ConstMatrixRef<Scalar>& c, std::uint64_t seed,
                 MatrixRef<Scalar> out) const {
-        require(c.rows() == context_dim(), "MaskedAutoregressiveFlow::sample: context has ", c.rows(),
-                " rows, expected ", context_dim());
+        require(c.rows() == context_dim(), "MaskedAutoregressiveFlow::sample: context has ",
+                c.rows(), " rows, expected ", context_dim());
         require_shape(out, input_dim(), c.cols(), "MaskedAutoregressiveFlow::sample: out");
         MatrixType z(input_dim(), c.cols());
         for (Index j = 0; j < c.cols(); ++j) {
             RandomStream rng(seed, static_cast<std::uint64_t>(j));
-            for (Index i = 0; i < input_dim(); ++i) z(i, j) = static_cast<Scalar>(standard_normal(rng));
+            for (Index i = 0; i < input_dim(); ++i)
+                z(i, j) = static_cast<Scalar>(standard_normal(rng));
         }
         inverse_transform(params, z, c, out);
     }
@@ -237,7 +251,8 @@ public:
                            VectorRef<Scalar> log_abs_det) const {
         check_shapes("MaskedAutoregressiveFlow::forward_transform", y, c);
         require_shape(z, input_dim(), y.cols(), "MaskedAutoregressiveFlow::forward_transform: z");
-        require(log_abs_det.size() == y.cols(), "MaskedAutoregressiveFlow::forward_transform: log_abs_det has size ",
+        require(log_abs_det.size() == y.cols(),
+                "MaskedAutoregressiveFlow::forward_transform: log_abs_det has size ",
                 log_abs_det.size(), ", expected ", y.cols());
         typename nn::Made<Scalar>::Workspace made_ws;
         MatrixType x = y;
@@ -282,29 +297,34 @@ public:
     }
 
     [[nodiscard]] std::string describe() const {
-        return message("MaskedAutoregressiveFlow(input_dim=", input_dim(), ", context_dim=", context_dim(),
-                       ", transforms=", m_options.transforms, ", hidden=", m_options.hidden,
-                       ", blocks=", m_options.blocks, ", activation=", nn::to_string(m_options.activation),
-                       ", permutation=", to_string(m_options.permutation), ", permutation_seed=",
-                       m_options.permutation_seed, ")");
+        return message("MaskedAutoregressiveFlow(input_dim=", input_dim(),
+                       ", context_dim=", context_dim(), ", transforms=", m_options.transforms,
+                       ", hidden=", m_options.hidden, ", blocks=", m_options.blocks,
+                       ", activation=", nn::to_string(m_options.activation),
+                       ", permutation=", to_string(m_options.permutation),
+                       ", permutation_seed=", m_options.permutation_seed, ")");
     }
 
 private:
     // softplus(s) + 1e-3, stable for large |s| (softplus(s) = max(s, 0) + log1p(exp(-|s|))).
     [[nodiscard]] static Scalar scale_of(Scalar s) {
-        return std::max(s, Scalar(0)) + std::log1p(std::exp(-std::abs(s))) + static_cast<Scalar>(min_scale);
+        return std::max(s, Scalar(0)) + std::log1p(std::exp(-std::abs(s))) +
+               static_cast<Scalar>(min_scale);
     }
 
-    void check_shapes(const char* where, const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c) const {
-        require(y.rows() == input_dim(), where, ": y has ", y.rows(), " rows, expected ", input_dim());
-        require(c.rows() == context_dim() && c.cols() == y.cols(), where, ": context is ", c.rows(), " x ",
-                c.cols(), ", expected ", context_dim(), " x ", y.cols());
+    void check_shapes(const char* where, const ConstMatrixRef<Scalar>& y,
+                      const ConstMatrixRef<Scalar>& c) const {
+        require(y.rows() == input_dim(), where, ": y has ", y.rows(), " rows, expected ",
+                input_dim());
+        require(c.rows() == context_dim() && c.cols() == y.cols(), where, ": context is ", c.rows(),
+                " x ", c.cols(), ", expected ", context_dim(), " x ", y.cols());
     }
 
-    // One step from the MADE output o: scale = softplus(s) + eps, u = scale o x + t, next = u[perm];
-    // slope = sigmoid(s) when requested (for backward).
-    static void step_forward(const MatrixType& o, const MatrixType& x, const std::vector<Index>& perm,
-                             MatrixType& scale, MatrixType* slope, MatrixType& next) {
+    // One step from the MADE output o: scale = softplus(s) + eps, u = scale o x + t, next =
+    // u[perm]; slope = sigmoid(s) when requested (for backward).
+    static void step_forward(const MatrixType& o, const MatrixType& x,
+                             const std::vector<Index>& perm, MatrixType& scale, MatrixType* slope,
+                             MatrixType& next) {
         const Index d = x.rows();
         const Index n = x.cols();
         scale.resize(d, n);
@@ -315,11 +335,13 @@ private:
         const Strided s(o.data(), d, n, Eigen::Stride<Eigen::Dynamic, 2>(o.rows(), 2));
         const Strided t(o.data() + 1, d, n, Eigen::Stride<Eigen::Dynamic, 2>(o.rows(), 2));
         const auto abs_s = s.array().abs();
-        scale = (s.array().max(Scalar(0)) + (-abs_s).exp().log1p() + static_cast<Scalar>(min_scale)).matrix();
+        scale = (s.array().max(Scalar(0)) + (-abs_s).exp().log1p() + static_cast<Scalar>(min_scale))
+                    .matrix();
         if (slope != nullptr) *slope = (Scalar(1) / (Scalar(1) + (-s.array()).exp())).matrix();
         for (Index i = 0; i < d; ++i) {
             const Index src = perm[static_cast<std::size_t>(i)];
-            next.row(i) = (scale.row(src).array() * x.row(src).array() + t.row(src).array()).matrix();
+            next.row(i) =
+                (scale.row(src).array() * x.row(src).array() + t.row(src).array()).matrix();
         }
     }
 

@@ -16,12 +16,14 @@ namespace mlsbi::nn {
 /// with random_mask = false: degree(k) = k mod max(1, D-1) + min(1, D-1), k = 0..hidden-1.
 /// For D = 1 every hidden degree is 0, so no hidden unit sees the data (context only).
 [[nodiscard]] inline std::vector<Index> made_hidden_degrees(Index features, Index hidden) {
-    require(features >= 1 && hidden >= 1, "made_hidden_degrees: features and hidden must be >= 1, got ",
-            features, " and ", hidden);
+    require(features >= 1 && hidden >= 1,
+            "made_hidden_degrees: features and hidden must be >= 1, got ", features, " and ",
+            hidden);
     const Index max_degree = std::max<Index>(1, features - 1);
     const Index min_degree = std::min<Index>(1, features - 1);
     std::vector<Index> degrees(static_cast<std::size_t>(hidden));
-    for (Index k = 0; k < hidden; ++k) degrees[static_cast<std::size_t>(k)] = k % max_degree + min_degree;
+    for (Index k = 0; k < hidden; ++k)
+        degrees[static_cast<std::size_t>(k)] = k % max_degree + min_degree;
     return degrees;
 }
 
@@ -48,23 +50,27 @@ template <typename Scalar>
     Matrix<Scalar> block(hidden, hidden);
     for (Index j = 0; j < hidden; ++j)
         for (Index k = 0; k < hidden; ++k)
-            block(k, j) = hid[static_cast<std::size_t>(k)] >= hid[static_cast<std::size_t>(j)] ? Scalar(1) : Scalar(0);
+            block(k, j) = hid[static_cast<std::size_t>(k)] >= hid[static_cast<std::size_t>(j)]
+                              ? Scalar(1)
+                              : Scalar(0);
     for (Index b = 0; b < num_blocks; ++b) masks.push_back(block);
     Matrix<Scalar> final_mask(output_multiplier * features, hidden);
     for (Index j = 0; j < hidden; ++j)
         for (Index r = 0; r < output_multiplier * features; ++r)
-            final_mask(r, j) = r / output_multiplier + 1 > hid[static_cast<std::size_t>(j)] ? Scalar(1) : Scalar(0);
+            final_mask(r, j) = r / output_multiplier + 1 > hid[static_cast<std::size_t>(j)]
+                                   ? Scalar(1)
+                                   : Scalar(0);
     masks.push_back(std::move(final_mask));
     return masks;
 }
 
 /// Architecture of a MADE conditioner.
 struct MadeShape {
-    Index features = 1;              ///< autoregressive dimension D, >= 1
-    Index context_dim = 0;           ///< context dimension (0 = unconditional)
-    Index hidden = 50;               ///< hidden width, >= 1
-    Index num_blocks = 2;            ///< hidden-to-hidden masked layers after the first, >= 0
-    Index output_multiplier = 2;     ///< outputs per dimension (2 for affine: scale, shift)
+    Index features = 1;           ///< autoregressive dimension D, >= 1
+    Index context_dim = 0;        ///< context dimension (0 = unconditional)
+    Index hidden = 50;            ///< hidden width, >= 1
+    Index num_blocks = 2;         ///< hidden-to-hidden masked layers after the first, >= 0
+    Index output_multiplier = 2;  ///< outputs per dimension (2 for affine: scale, shift)
     Activation activation = Activation::tanh;
 
     /// \throws std::invalid_argument naming the first invalid field.
@@ -111,7 +117,8 @@ public:
         auto masks = made_masks<Scalar>(m_shape.features, m_shape.hidden, m_shape.num_blocks,
                                         m_shape.output_multiplier);
         m_layers.emplace_back(layout, std::move(masks[0]), m_shape.context_dim, m_shape.activation);
-        for (std::size_t i = 1; i < masks.size(); ++i) m_layers.emplace_back(layout, std::move(masks[i]));
+        for (std::size_t i = 1; i < masks.size(); ++i)
+            m_layers.emplace_back(layout, std::move(masks[i]));
     }
 
     [[nodiscard]] const MadeShape& shape() const { return m_shape; }
@@ -162,20 +169,23 @@ public:
     /// grad_params (if not null); writes dL/dx (D x n) and dL/dc (context_dim x n) if not null.
     /// Per layer: G_pre = G_post o a'(pre); G_in = (M o W)^T G_pre; the first layer also routes
     /// G_pre through its context term.
-    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                  const ConstMatrixRef<Scalar>& grad_out, Workspace& ws, Scalar* grad_params,
-                  MatrixType* grad_x, MatrixType* grad_c) const {
+    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                  const ConstMatrixRef<Scalar>& c, const ConstMatrixRef<Scalar>& grad_out,
+                  Workspace& ws, Scalar* grad_params, MatrixType* grad_x,
+                  MatrixType* grad_c) const {
         const std::size_t depth = m_layers.size();
         MLSBI_ASSERT(ws.post.size() == depth && grad_out.cols() == x.cols());
         ws.grad_a = grad_out;
         for (std::size_t i = depth; i-- > 0;) {
             if (i + 1 < depth)
-                multiply_activation_derivative<Scalar>(m_shape.activation, ws.pre[i], ws.post[i], ws.grad_a);
+                multiply_activation_derivative<Scalar>(m_shape.activation, ws.pre[i], ws.post[i],
+                                                       ws.grad_a);
             if (i == 0) {
-                m_layers[0].backward(params, x, c, ws.grad_a, ws.layers[0], grad_params, grad_x, grad_c);
+                m_layers[0].backward(params, x, c, ws.grad_a, ws.layers[0], grad_params, grad_x,
+                                     grad_c);
             } else {
-                m_layers[i].backward(params, ws.post[i - 1], c, ws.grad_a, ws.layers[i], grad_params,
-                                     &ws.grad_b, nullptr);
+                m_layers[i].backward(params, ws.post[i - 1], c, ws.grad_a, ws.layers[i],
+                                     grad_params, &ws.grad_b, nullptr);
                 ws.grad_a.swap(ws.grad_b);
             }
         }
@@ -184,8 +194,8 @@ public:
     [[nodiscard]] std::string describe() const {
         return message("Made(features=", m_shape.features, ", context_dim=", m_shape.context_dim,
                        ", hidden=", m_shape.hidden, ", num_blocks=", m_shape.num_blocks,
-                       ", output_multiplier=", m_shape.output_multiplier, ", activation=",
-                       to_string(m_shape.activation), ")");
+                       ", output_multiplier=", m_shape.output_multiplier,
+                       ", activation=", to_string(m_shape.activation), ")");
     }
 
 private:

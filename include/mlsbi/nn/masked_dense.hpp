@@ -45,7 +45,8 @@ public:
 
     MaskedDense() = default;
 
-    /// \param layout the model's parameter layout (reserves out*in + out, plus out*context_dim + out
+    /// \param layout the model's parameter layout (reserves out*in + out, plus out*context_dim +
+    /// out
     ///        when context_dim > 0).
     /// \param mask out x in matrix of zeros and ones (out = rows, in = cols).
     /// \param context_dim dimension of the optional context input (0 = none).
@@ -54,7 +55,9 @@ public:
     ///         context_dim is negative.
     MaskedDense(ParameterLayout& layout, MatrixType mask, Index context_dim = 0,
                 Activation context_activation = Activation::identity)
-        : m_mask(std::move(mask)), m_context_dim(context_dim), m_context_activation(context_activation) {
+        : m_mask(std::move(mask)),
+          m_context_dim(context_dim),
+          m_context_activation(context_activation) {
         require(m_mask.rows() > 0 && m_mask.cols() > 0, "MaskedDense: mask must be non-empty, got ",
                 m_mask.rows(), " x ", m_mask.cols());
         require(((m_mask.array() == Scalar(0)) || (m_mask.array() == Scalar(1))).all(),
@@ -91,8 +94,8 @@ public:
     /// y = (M o W) x + b [+ a_c(V c + b_c)].
     /// \param x in x n; \param c context_dim x n (ignored when context_dim == 0);
     /// \param y pre-sized out x n output (must not alias x or c).
-    void forward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                 MatrixRef<Scalar> y, Workspace& ws) const {
+    void forward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                 const ConstMatrixRef<Scalar>& c, MatrixRef<Scalar> y, Workspace& ws) const {
         MLSBI_ASSERT(x.rows() == input_dim() && y.rows() == output_dim() && y.cols() == x.cols());
         ws.masked_weight = m_linear.weight(params).cwiseProduct(m_mask);
         y.noalias() = ws.masked_weight * x;
@@ -114,14 +117,16 @@ public:
     /// G_c = G o a_c'(V c + b_c), dL/dV += G_c c^T, dL/db_c += G_c 1, dL/dc = V^T G_c.
     /// \param grad_params base of the flat gradient (accumulated with +=; may be null);
     /// \param grad_x, grad_c if not null, receive dL/dx (in x n) and dL/dc (context_dim x n).
-    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                  const ConstMatrixRef<Scalar>& grad_y, Workspace& ws, Scalar* grad_params,
-                  MatrixType* grad_x, MatrixType* grad_c) const {
+    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                  const ConstMatrixRef<Scalar>& c, const ConstMatrixRef<Scalar>& grad_y,
+                  Workspace& ws, Scalar* grad_params, MatrixType* grad_x,
+                  MatrixType* grad_c) const {
         MLSBI_ASSERT(grad_y.rows() == output_dim() && grad_y.cols() == x.cols());
         if (grad_params != nullptr) {
-            Eigen::Map<MatrixType> grad_w(grad_params + m_linear.offset(), output_dim(), input_dim());
-            Eigen::Map<Vector<Scalar>> grad_b(grad_params + m_linear.offset() + output_dim() * input_dim(),
-                                              output_dim());
+            Eigen::Map<MatrixType> grad_w(grad_params + m_linear.offset(), output_dim(),
+                                          input_dim());
+            Eigen::Map<Vector<Scalar>> grad_b(
+                grad_params + m_linear.offset() + output_dim() * input_dim(), output_dim());
             ws.grad_weight.noalias() = grad_y * x.transpose();
             grad_w += ws.grad_weight.cwiseProduct(m_mask);
             grad_b += grad_y.rowwise().sum();

@@ -65,8 +65,8 @@ public:
     }
 
     /// y = x + t (see the class comment). \param y pre-sized features x n (must not alias x).
-    void forward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                 MatrixRef<Scalar> y, Workspace& ws) const {
+    void forward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                 const ConstMatrixRef<Scalar>& c, MatrixRef<Scalar> y, Workspace& ws) const {
         MLSBI_ASSERT(x.rows() == m_features && y.rows() == m_features && y.cols() == x.cols());
         const Index n = x.cols();
         ws.a0.resize(m_features, n);
@@ -93,14 +93,16 @@ public:
     /// dL/dt2 = G); then back through linear_1, a, linear_0, a; dL/dx = G + that path.
     /// Accumulates dL/dparams into grad_params (if not null); writes dL/dx (features x n) and
     /// dL/dc (context_dim x n) if not null. `grad_x` must not alias `grad_y`.
-    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                  const ConstMatrixRef<Scalar>& grad_y, Workspace& ws, Scalar* grad_params,
-                  MatrixType* grad_x, MatrixType* grad_c) const {
+    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                  const ConstMatrixRef<Scalar>& c, const ConstMatrixRef<Scalar>& grad_y,
+                  Workspace& ws, Scalar* grad_params, MatrixType* grad_x,
+                  MatrixType* grad_c) const {
         MLSBI_ASSERT(grad_y.rows() == m_features && grad_y.cols() == x.cols());
         if (m_context_dim > 0) {
             // grad_t first holds dL/d(Vc + b_v), then dL/dt2.
-            ws.grad_t = (grad_y.array() * ws.t2.array() * ws.gate.array() *
-                         (Scalar(1) - ws.gate.array())).matrix();
+            ws.grad_t =
+                (grad_y.array() * ws.t2.array() * ws.gate.array() * (Scalar(1) - ws.gate.array()))
+                    .matrix();
             m_context.backward(params, c, ws.grad_t, grad_params, grad_c);
             ws.grad_t = grad_y.cwiseProduct(ws.gate);
         } else {

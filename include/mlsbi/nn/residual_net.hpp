@@ -13,11 +13,11 @@ namespace mlsbi::nn {
 
 /// Architecture of a ResidualNet.
 struct ResidualNetShape {
-    Index input_dim = 1;     ///< dimension of x, >= 0 (0: a function of the context only)
-    Index context_dim = 0;   ///< dimension of c, >= 0 (0: no context); input_dim + context_dim >= 1
-    Index hidden = 50;       ///< width of the residual stream, >= 1
-    Index num_blocks = 2;    ///< residual blocks, >= 0
-    Index output_dim = 1;    ///< >= 1
+    Index input_dim = 1;    ///< dimension of x, >= 0 (0: a function of the context only)
+    Index context_dim = 0;  ///< dimension of c, >= 0 (0: no context); input_dim + context_dim >= 1
+    Index hidden = 50;      ///< width of the residual stream, >= 1
+    Index num_blocks = 2;   ///< residual blocks, >= 0
+    Index output_dim = 1;   ///< >= 1
     Activation activation = Activation::relu;  ///< nflows' default
 
     /// \throws std::invalid_argument naming the first invalid field.
@@ -25,7 +25,8 @@ struct ResidualNetShape {
         require(input_dim >= 0, "ResidualNetShape: input_dim must be >= 0, got ", input_dim);
         require(context_dim >= 0, "ResidualNetShape: context_dim must be >= 0, got ", context_dim);
         require(input_dim + context_dim >= 1,
-                "ResidualNetShape: input_dim + context_dim must be >= 1, got ", input_dim + context_dim);
+                "ResidualNetShape: input_dim + context_dim must be >= 1, got ",
+                input_dim + context_dim);
         require(hidden >= 1, "ResidualNetShape: hidden must be >= 1, got ", hidden);
         require(num_blocks >= 0, "ResidualNetShape: num_blocks must be >= 0, got ", num_blocks);
         require(output_dim >= 1, "ResidualNetShape: output_dim must be >= 1, got ", output_dim);
@@ -122,9 +123,10 @@ public:
     /// (context_dim x n, summed over the initial layer and every block's gate) if not null.
     /// Chain: G_h = W_out^T G; through each block in reverse; then
     /// dL/dW_in += G_h [x; c]^T, dL/dx = W_in[:, x]^T G_h, dL/dc += W_in[:, c]^T G_h.
-    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x, const ConstMatrixRef<Scalar>& c,
-                  const ConstMatrixRef<Scalar>& grad_y, Workspace& ws, Scalar* grad_params,
-                  MatrixType* grad_x, MatrixType* grad_c) const {
+    void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
+                  const ConstMatrixRef<Scalar>& c, const ConstMatrixRef<Scalar>& grad_y,
+                  Workspace& ws, Scalar* grad_params, MatrixType* grad_x,
+                  MatrixType* grad_c) const {
         const std::size_t blocks = m_blocks.size();
         MLSBI_ASSERT(ws.h.size() == blocks + 1 && grad_y.cols() == x.cols());
         const Index n = x.cols();
@@ -132,8 +134,8 @@ public:
         if (grad_c != nullptr) grad_c->setZero(context_dim(), n);
         m_final.backward(params, ws.h[blocks], grad_y, grad_params, &ws.grad_h);
         for (std::size_t k = blocks; k-- > 0;) {
-            m_blocks[k].backward(params, ws.h[k], c, ws.grad_h, ws.blocks[k], grad_params, &ws.grad_next,
-                                 want_c ? &ws.grad_c_part : nullptr);
+            m_blocks[k].backward(params, ws.h[k], c, ws.grad_h, ws.blocks[k], grad_params,
+                                 &ws.grad_next, want_c ? &ws.grad_c_part : nullptr);
             if (want_c) *grad_c += ws.grad_c_part;
             ws.grad_h.swap(ws.grad_next);
         }
@@ -144,13 +146,16 @@ public:
             Eigen::Map<Vector<Scalar>> grad_b(
                 grad_params + m_initial.offset() + m_shape.hidden * (input_dim() + context_dim()),
                 m_shape.hidden);
-            if (input_dim() > 0) grad_w.leftCols(input_dim()).noalias() += ws.grad_h * x.transpose();
-            if (context_dim() > 0) grad_w.rightCols(context_dim()).noalias() += ws.grad_h * c.transpose();
+            if (input_dim() > 0)
+                grad_w.leftCols(input_dim()).noalias() += ws.grad_h * x.transpose();
+            if (context_dim() > 0)
+                grad_w.rightCols(context_dim()).noalias() += ws.grad_h * c.transpose();
             grad_b += ws.grad_h.rowwise().sum();
         }
         if (grad_x != nullptr) {
             grad_x->resize(input_dim(), n);
-            if (input_dim() > 0) grad_x->noalias() = w.leftCols(input_dim()).transpose() * ws.grad_h;
+            if (input_dim() > 0)
+                grad_x->noalias() = w.leftCols(input_dim()).transpose() * ws.grad_h;
         }
         if (want_c) grad_c->noalias() += w.rightCols(context_dim()).transpose() * ws.grad_h;
     }
@@ -158,7 +163,8 @@ public:
     [[nodiscard]] std::string describe() const {
         return message("ResidualNet(input_dim=", input_dim(), ", context_dim=", context_dim(),
                        ", hidden=", m_shape.hidden, ", num_blocks=", m_shape.num_blocks,
-                       ", output_dim=", output_dim(), ", activation=", to_string(m_shape.activation), ")");
+                       ", output_dim=", output_dim(),
+                       ", activation=", to_string(m_shape.activation), ")");
     }
 
 private:

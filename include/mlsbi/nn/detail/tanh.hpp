@@ -4,9 +4,8 @@
 /// float tanh; the double one falls back to std::tanh, about 15 ns per element).
 #pragma once
 
-#include <cmath>
-
 #include <Eigen/Core>
+#include <cmath>
 
 namespace mlsbi::nn::detail {
 
@@ -42,5 +41,8 @@ struct TanhDouble {
 
 template <>
 struct Eigen::internal::functor_traits<mlsbi::nn::detail::TanhDouble> {
-    enum { Cost = 40, PacketAccess = packet_traits<double>::HasExp && packet_traits<double>::HasDiv };
+    enum {
+        Cost = 40,
+        PacketAccess = packet_traits<double>::HasExp && packet_traits<double>::HasDiv
+    };
 };
