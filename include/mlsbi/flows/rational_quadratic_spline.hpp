@@ -397,7 +397,6 @@ public:
                   Strided<const Scalar> grad_y, const Scalar* grad_logdet,
                   ParameterBlock<Scalar> grad_params, Strided<Scalar> grad_x) const {
         const Index K = m_c.K;
-        const Index rows = parameter_count();
         Tile tl;
         detail::BinLanes<Scalar, T>& b = tl.bin;
         detail::Lane<Scalar, T> sig0, sig1, gy, gl;
