@@ -215,7 +215,7 @@ TEMPLATE_TEST_CASE("ContextSplineFlow integrates to one", "[flows][nsf1d]", floa
             integral += wgt * std::exp(static_cast<double>(lp(i)));
         }
         integral *= h / 3;
-        INFO("context " << c0);
+        INFO("context " << c0 << ": integral " << integral);
         CHECK(integral == Approx(1.0).margin(1e-3));
     }
 }
