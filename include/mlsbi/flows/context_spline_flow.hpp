@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mlsbi/flows/conditional_density.hpp"
+#include "mlsbi/flows/detail/row_gemm.hpp"
 #include "mlsbi/flows/rational_quadratic_spline.hpp"
 #include "mlsbi/nn/mlp.hpp"
 #include "mlsbi/rng/normal.hpp"
@@ -91,6 +92,8 @@ public:
         VectorType grad_u, grad_l; ///< chunk
         VectorType obs_u, obs_l;   ///< log_prob_repeated: m
         VectorType column;         ///< log_prob_repeated: one context's spline parameters
+        MatrixType ct;             ///< chunk x context_dim: a chunk of c, transposed
+        std::vector<std::vector<VectorType>> partial;  ///< [t][l]: lane-wise dL/dW partial sums
     };
 
     /// Columns per chunk of the fused forward/backward passes (fixed, so results do not depend
@@ -164,6 +167,15 @@ public:
         ws.grad_u.resize(chunk);
         ws.grad_l.resize(chunk);
         ws.grad_p.resize(chunk, R);
+        // Lane-wise partial sums of the weight gradients, reduced once after the last chunk.
+        constexpr Index lanes = detail::row_gemm_lanes<Scalar>();
+        ws.partial.resize(static_cast<std::size_t>(T));
+        for (std::size_t t = 0; t < static_cast<std::size_t>(T); ++t) {
+            const auto& layers = m_nets[t].layers();
+            ws.partial[t].resize(layers.size());
+            for (std::size_t l = 0; l < layers.size(); ++l)
+                ws.partial[t][l].setZero(layers[l].output_dim() * layers[l].input_dim() * lanes);
+        }
         for (Index j0 = 0; j0 < n; j0 += chunk) {
             const Index cols = std::min(chunk, n - j0);
             for (Index j = 0; j < cols; ++j) {
@@ -177,6 +189,15 @@ public:
                 network_backward(params, t, c, j0, cols, ws, grad_params, grad_context);
             }
         }
+        if (grad_params != nullptr)
+            for (std::size_t t = 0; t < static_cast<std::size_t>(T); ++t) {
+                const auto& layers = m_nets[t].layers();
+                for (std::size_t l = 0; l < layers.size(); ++l)
+                    detail::row_gemm_tn_finish<Scalar>(layers[l].output_dim(), layers[l].input_dim(),
+                                                       ws.partial[t][l].data(),
+                                                       grad_params + layers[l].offset(),
+                                                       layers[l].output_dim());
+            }
     }
 
     /// out_j = sum_i log q(y_obs_i | c_j) for m observations (y_obs 1 x m) and n contexts
@@ -284,7 +305,16 @@ private:
                 y.cols());
     }
 
-    void prepare(Workspace& ws, Index n, bool with_u) const {
+    /// Rows a chunk of `cols` samples occupies in the activation buffers: rounded up to whole
+    /// SIMD vectors (the buffers hold padded(n) rows), so the kernels never run scalar tails.
+    /// Padding rows see a zero context and get zero upstream gradients: they add nothing.
+    [[nodiscard]] static Index padded(Index cols) {
+        constexpr Index lanes = detail::row_gemm_lanes<Scalar>();
+        return (cols + lanes - 1) / lanes * lanes;
+    }
+
+    void prepare(Workspace& ws, Index n_samples, bool with_u) const {
+        const Index n = padded(n_samples);
         const Index T = transforms();
         const std::size_t L = m_options.hidden.size();
         const bool keep_pre = !nn::derivative_from_output(m_options.activation);
@@ -301,8 +331,8 @@ private:
             ws.spline_params[t].resize(n, m_spline.parameter_count());
         }
         if (with_u) {
-            ws.u.resize(T + 1, n);
-            ws.logdet.setZero(n);
+            ws.u.resize(T + 1, n_samples);
+            ws.logdet.setZero(n_samples);
         }
     }
 
@@ -332,49 +362,52 @@ private:
         return {&ws.u(t, j0), ws.u.outerStride()};
     }
 
-    /// MLP_t on samples [j0, j0 + cols): GEMM, then one fused bias + activation pass per unit.
-    /// Activations are stored with the samples along the rows (n x hidden): Eigen's GEMM then
-    /// tiles the long batch dimension with its register blocks instead of hidden = 50 (not a
-    /// multiple of 16), the bias + activation pass runs over contiguous columns, and the last
-    /// layer lands directly in the spline's sample-contiguous parameter layout.
+    /// MLP_t on samples [j0, j0 + cols). Activations are stored with the samples along the rows
+    /// (n x hidden), so every product is a detail::row_gemm over contiguous runs of samples with
+    /// the bias and ReLU fused into its single store, and the last layer lands directly in the
+    /// spline's sample-contiguous parameter layout.
     void network_forward(const Scalar* params, Index t, const ConstMatrixRef<Scalar>& c, Index j0,
                          Index cols, Workspace& ws) const {
         const auto& layers = m_nets[static_cast<std::size_t>(t)].layers();
         const std::size_t L = layers.size();
         auto& hidden = ws.hidden[static_cast<std::size_t>(t)];
         auto& pre = ws.pre[static_cast<std::size_t>(t)];
-        const auto ct = c.middleCols(j0, cols).transpose();
+        transpose_context(c, j0, cols, ws);
+        const bool relu = m_options.activation == nn::Activation::relu;
+        const Index rows = padded(cols);
         for (std::size_t l = 0; l < L; ++l) {
             const bool last = l + 1 == L;
+            const Dense& layer = layers[l];
             MatrixType& target = last ? ws.spline_params[static_cast<std::size_t>(t)] : hidden[l];
-            auto out = target.middleRows(j0, cols);
-            if (l == 0)
-                out.noalias() = ct * layers[l].weight(params).transpose();
-            else
-                out.noalias() = hidden[l - 1].middleRows(j0, cols) * layers[l].weight(params).transpose();
-            const Scalar* b = layers[l].bias(params).data();
-            const bool relu = !last && m_options.activation == nn::Activation::relu;
-            for (Index i = 0; i < out.cols(); ++i) {
-                Scalar* col = out.col(i).data();
-                const Scalar bi = b[i];
-                if (relu) {
-                    for (Index j = 0; j < cols; ++j) {
-                        const Scalar v = col[j] + bi;
-                        col[j] = v > Scalar(0) ? v : Scalar(0);
-                    }
-                } else {
-                    for (Index j = 0; j < cols; ++j) col[j] += bi;
-                }
-            }
+            const Scalar* a = l == 0 ? ws.ct.data() : hidden[l - 1].data() + j0;
+            const Index lda = l == 0 ? ws.ct.outerStride() : hidden[l - 1].outerStride();
+            // B[r, o] = W[o, r]: W is output x input, column-major.
+            detail::row_gemm<Scalar>(rows, layer.output_dim(), layer.input_dim(), a, lda,
+                                     layer.weight(params).data(), layer.output_dim(), 1,
+                                     layer.bias(params).data(), !last && relu, nullptr, 0,
+                                     target.data() + j0, target.outerStride());
             if (!last && !relu) {
-                if (!pre.empty()) pre[l].middleRows(j0, cols) = out;
+                auto out = target.middleRows(j0, rows);
+                if (!pre.empty()) pre[l].middleRows(j0, rows) = out;
                 nn::apply_activation<Scalar>(m_options.activation, out, out);
             }
         }
     }
 
+    /// ws.ct = c[:, j0:j0+cols]^T, the first layer's input with the samples along the rows.
+    void transpose_context(const ConstMatrixRef<Scalar>& c, Index j0, Index cols,
+                           Workspace& ws) const {
+        ws.ct.resize(chunk, context_dim());
+        const Index rows = padded(cols);
+        for (Index r = 0; r < context_dim(); ++r) {
+            for (Index i = 0; i < cols; ++i) ws.ct(i, r) = c(r, j0 + i);
+            for (Index i = cols; i < rows; ++i) ws.ct(i, r) = Scalar(0);
+        }
+    }
+
     /// Backward of MLP_t on one chunk given ws.grad_p = dL/dtheta_t, cols x (3K-1) (samples
-    /// along the rows, like the activations): G_in = (G_out o a') W, dL/dW += G_out^T A_in.
+    /// along the rows, like the activations): dL/dW += G^T A_in (detail::row_gemm_tn) and the
+    /// input gradient (G W) o a'(A_in) (detail::row_gemm with the ReLU mask fused).
     void network_backward(const Scalar* params, Index t, const ConstMatrixRef<Scalar>& c, Index j0,
                           Index cols, Workspace& ws, Scalar* grad_params,
                           MatrixType* grad_context) const {
@@ -382,27 +415,14 @@ private:
         const std::size_t L = layers.size();
         const auto& hidden = ws.hidden[static_cast<std::size_t>(t)];
         const auto& pre = ws.pre[static_cast<std::size_t>(t)];
-        const auto ct = c.middleCols(j0, cols).transpose();
-        // G holds dL/d(output of layer l) (before layer l's bias; after its activation for
-        // hidden layers, whose derivative is applied at the top of the step).
-        MatrixType* cur = nullptr;
+        const bool relu = m_options.activation == nn::Activation::relu;
+        if (grad_params != nullptr || grad_context != nullptr) transpose_context(c, j0, cols, ws);
+        const Index rows = padded(cols);
+        ws.grad_p.middleRows(cols, rows - cols).setZero();  // padding rows: no gradient
+        // G = dL/d(pre-activation output of layer l), `rows` rows (the padding ones zero).
+        MatrixType* cur = &ws.grad_p;
         for (std::size_t l = L; l-- > 0;) {
-            auto G = cur == nullptr ? ws.grad_p.topRows(cols) : cur->topRows(cols);
-            if (l + 1 < L) {
-                const auto h = hidden[l].middleRows(j0, cols);
-                if (m_options.activation == nn::Activation::relu) {
-                    for (Index i = 0; i < G.cols(); ++i) {
-                        Scalar* g = G.col(i).data();
-                        const Scalar* hv = h.col(i).data();
-                        for (Index j = 0; j < cols; ++j) g[j] = hv[j] > Scalar(0) ? g[j] : Scalar(0);
-                    }
-                } else if (pre.empty()) {
-                    nn::multiply_activation_derivative<Scalar>(m_options.activation, h, h, G);
-                } else {
-                    nn::multiply_activation_derivative<Scalar>(
-                        m_options.activation, pre[l].middleRows(j0, cols), h, G);
-                }
-            }
+            const auto G = cur->topRows(rows);
             const Dense& layer = layers[l];
             if (grad_params != nullptr) {
                 Eigen::Map<MatrixType> gW(grad_params + layer.offset(), layer.output_dim(),
@@ -410,21 +430,38 @@ private:
                 Eigen::Map<VectorType> gb(
                     grad_params + layer.offset() + layer.output_dim() * layer.input_dim(),
                     layer.output_dim());
-                if (l == 0)
-                    gW.noalias() += G.transpose() * ct;
-                else
-                    gW.noalias() += G.transpose() * hidden[l - 1].middleRows(j0, cols);
+                const Scalar* a = l == 0 ? ws.ct.data() : hidden[l - 1].data() + j0;
+                const Index lda = l == 0 ? ws.ct.outerStride() : hidden[l - 1].outerStride();
+                detail::row_gemm_tn<Scalar>(rows, layer.output_dim(), layer.input_dim(), G.data(),
+                                            cur->outerStride(), a, lda, gW.data(),
+                                            layer.output_dim(),
+                                            ws.partial[static_cast<std::size_t>(t)][l].data());
                 gb += G.colwise().sum().transpose();
             }
             if (l == 0) {
                 if (grad_context != nullptr)
                     grad_context->middleCols(j0, cols).noalias() +=
-                        layer.weight(params).transpose() * G.transpose();
+                        layer.weight(params).transpose() * G.topRows(cols).transpose();
                 break;
             }
             MatrixType* next = cur == &ws.grad_a ? &ws.grad_b : &ws.grad_a;
             next->resize(chunk, layer.input_dim());
-            next->topRows(cols).noalias() = G * layer.weight(params);
+            const MatrixType& h = hidden[l - 1];
+            // next = (G W) o a'(h); B[r, o] = W[r, o].
+            detail::row_gemm<Scalar>(rows, layer.input_dim(), layer.output_dim(), G.data(),
+                                     cur->outerStride(), layer.weight(params).data(), 1,
+                                     layer.output_dim(), nullptr, false,
+                                     relu ? h.data() + j0 : nullptr, h.outerStride(),
+                                     next->data(), next->outerStride());
+            if (!relu) {
+                auto nb = next->topRows(rows);
+                const auto hb = h.middleRows(j0, rows);
+                if (pre.empty())
+                    nn::multiply_activation_derivative<Scalar>(m_options.activation, hb, hb, nb);
+                else
+                    nn::multiply_activation_derivative<Scalar>(
+                        m_options.activation, pre[l - 1].middleRows(j0, rows), hb, nb);
+            }
             cur = next;
         }
     }

@@ -679,8 +679,12 @@ private:
             for (Index r = 0; r < rows; ++r) {
                 const Scalar* src = p.data + r * p.row_stride;
                 Scalar* dst = tl.buffer + r * T;
-                for (int j = 0; j < count; ++j) dst[j] = src[j];
-                for (int j = count; j < T; ++j) dst[j] = Scalar(0);
+                if (count == T) {  // a fixed-size copy: vector moves, no memcpy call
+                    for (int j = 0; j < T; ++j) dst[j] = src[j];
+                } else {
+                    for (int j = 0; j < count; ++j) dst[j] = src[j];
+                    for (int j = count; j < T; ++j) dst[j] = Scalar(0);
+                }
             }
         } else {
             for (int j = 0; j < count; ++j) {
@@ -706,7 +710,11 @@ private:
             for (Index r = 0; r < rows; ++r) {
                 const Scalar* src = tl.buffer + r * T;
                 Scalar* dst = p.data + r * p.row_stride;
-                for (int j = 0; j < count; ++j) dst[j] = src[j];
+                if (count == T) {
+                    for (int j = 0; j < T; ++j) dst[j] = src[j];
+                } else {
+                    for (int j = 0; j < count; ++j) dst[j] = src[j];
+                }
             }
         } else {
             for (int j = 0; j < count; ++j) {
