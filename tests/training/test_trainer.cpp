@@ -104,8 +104,11 @@ struct PoisonedLoss {
     void fit_standardization(E& e) const {
         inner.fit_standardization(e);
     }
-    template <class E, class G>
-    double evaluate(const E& e, G grads, std::vector<double>& values, losses::BatchSlice slice) {
+    // The gradients go into the trainer's matrix through a Ref (a by-value parameter would write
+    // into a copy and leave the trainer reading uninitialised memory).
+    template <class E>
+    double evaluate(const E& e, MatrixRef<typename E::Scalar> grads, std::vector<double>& values,
+                    losses::BatchSlice slice) {
         const double v = inner.evaluate(e, grads, values, slice);
         return ++calls >= poison_at ? std::numeric_limits<double>::quiet_NaN() : v;
     }
