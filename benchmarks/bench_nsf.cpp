@@ -99,6 +99,30 @@ void BM_ContextSplineFlow_LogProb(benchmark::State& state) {
     set_flop_counters(state, 2.0 * (kContext * kHidden + kHidden * kHidden + kHidden * (3 * kBins - 1)), n);
 }
 
+// The MCMC fast path: sum of log q over m = 100 iid observations at each of 64 contexts (one
+// log-likelihood evaluation per context, as a batch of chains would ask for).
+template <typename Scalar>
+void BM_ContextSplineFlow_LogProbRepeated(benchmark::State& state) {
+    single_thread();
+    using Flow = flows::ContextSplineFlow<Scalar>;
+    ParameterLayout layout;
+    Flow flow(layout, typename Flow::Options{.context_dim = kContext, .hidden = {kHidden, kHidden},
+                                             .bins = kBins, .tail_bound = 7.0});
+    Vector<Scalar> params(layout.size());
+    RandomStream rng(1);
+    flow.initialize(params.data(), rng);
+    const Index m = 100, n = state.range(0);
+    const Matrix<Scalar> y = uniform_matrix<Scalar>(1, m, 2, -4, 4);
+    const Matrix<Scalar> c = uniform_matrix<Scalar>(kContext, n, 3, -2, 2);
+    Vector<Scalar> out(n);
+    typename Flow::Workspace ws;
+    for (auto _ : state) {
+        flow.log_prob_repeated(params.data(), y, c, out, ws);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["evaluations/s"] = benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The spline alone (forward + backward), same size: its share of the flow's time.
 template <typename Scalar>
 void BM_Spline_ForwardBackward(benchmark::State& state) {
@@ -249,6 +273,8 @@ BENCHMARK_TEMPLATE(BM_ContextSplineFlow_ForwardBackward, float)->Arg(kBatch1d)->
 BENCHMARK_TEMPLATE(BM_ContextSplineFlow_ForwardBackward, double)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_ContextSplineFlow_LogProb, float)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_ContextSplineFlow_LogProb, double)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(BM_ContextSplineFlow_LogProbRepeated, float)->Arg(64)->Unit(benchmark::kMicrosecond);
+BENCHMARK_TEMPLATE(BM_ContextSplineFlow_LogProbRepeated, double)->Arg(64)->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_Spline_ForwardBackward, float)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_Spline_ForwardBackward, double)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(BM_GemmReference_1d, float)->Arg(kBatch1d)->Unit(benchmark::kMillisecond);

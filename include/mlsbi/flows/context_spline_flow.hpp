@@ -36,9 +36,15 @@ namespace mlsbi::flows {
 /// Also offers `log_prob_repeated` (m iid observations under each of n contexts, one MLP pass
 /// per context) and value-only `transform` / `inverse_transform`.
 ///
-/// Performance: log_prob and backward run over fixed chunks of `chunk` columns, so each chunk's
-/// activations and gradients stay in cache between the GEMMs, the fused bias + activation pass
-/// and the spline; no heap allocation after the Workspace has grown to the batch size.
+/// Performance: log_prob and backward run over fixed chunks of `chunk` samples, so each chunk's
+/// activations and gradients stay in cache between the products and the spline; activations
+/// are stored with the samples along the rows and multiplied by register-blocked kernels
+/// (detail::row_gemm) with the bias and ReLU fused into their store. No heap allocation once
+/// the Workspace has grown to the batch size. On the 2-vCPU Zen 4 test machine, one thread,
+/// forward + backward of the paper's network at batch 10,600 takes about 3.5 ms in float
+/// (74 GFLOP/s, ~85% of Eigen's square-GEMM rate) and 8 ms in double (benchmarks/bench_nsf).
+/// Results do not depend on the thread count; they depend on the batch split only in the last
+/// bits (chunk boundaries are fixed, but weight-gradient partial sums are per SIMD lane).
 ///
 /// References: Durkan, Bekasov, Murray, Papamakarios (2019) "Neural spline flows";
 /// Hikida et al. (2025) "Multilevel neural simulation-based inference" (g-and-k experiment).
