@@ -58,6 +58,33 @@ struct Model {
     }
 };
 
+/// The ConditionalDensity contract's shape errors, each naming `name` and the argument: wrong y
+/// rows or columns, wrong context rows, a wrong sample output, a wrong grad_log_prob size.
+/// `model` must have input_dim 2 and context_dim 3.
+template <flows::ConditionalDensity D>
+void check_shape_errors(const Model<D>& m, const std::string& name) {
+    REQUIRE(m.density.input_dim() == 2);
+    REQUIRE(m.density.context_dim() == 3);
+    typename D::Workspace ws;
+    Vector<double> out(4);
+    const Matrix<double> c = Matrix<double>::Zero(3, 4);
+    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(1, 4), c, out, ws),
+                      Catch::Contains(name + "::log_prob: y"));
+    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 5), c, out, ws),
+                      Catch::Contains(name + "::log_prob: y"));
+    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4),
+                                         Matrix<double>::Zero(1, 4), out, ws),
+                      Catch::Contains(name + "::log_prob: c"));
+    Matrix<double> samples(2, 3);
+    CHECK_THROWS_WITH(m.density.sample(m.params.data(), c, 1, samples),
+                      Catch::Contains(name + "::sample: out"));
+    m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4), c, out, ws);
+    Vector<double> grad(m.params.size());
+    CHECK_THROWS_WITH(m.density.backward(m.params.data(), Matrix<double>::Zero(2, 4), c,
+                                         Vector<double>::Ones(5), ws, grad.data(), nullptr),
+                      Catch::Contains("grad_log_prob"));
+}
+
 /// Finite-difference check of backward for L = sum_j w_j log q(y_j | c_j) with random weights of
 /// both signs, with respect to the parameters and to the context.
 template <flows::ConditionalDensity D>

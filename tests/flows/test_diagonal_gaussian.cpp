@@ -146,24 +146,7 @@ TEST_CASE("DiagonalGaussian rejects bad options and shapes", "[flows][gaussian]"
                       Catch::Contains("hidden[1]"));
 
     Model<Gaussian<double>> m(gaussian_options<double>(2, 3), 1);
-    typename Gaussian<double>::Workspace ws;
-    Vector<double> out(4);
-    const Matrix<double> c = Matrix<double>::Zero(3, 4);
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(1, 4), c, out, ws),
-                      Catch::Contains("DiagonalGaussian::log_prob: y"));
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 5), c, out, ws),
-                      Catch::Contains("DiagonalGaussian::log_prob: y"));
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4),
-                                         Matrix<double>::Zero(1, 4), out, ws),
-                      Catch::Contains("DiagonalGaussian::log_prob: c"));
-    Matrix<double> samples(2, 3);
-    CHECK_THROWS_WITH(m.density.sample(m.params.data(), c, 1, samples),
-                      Catch::Contains("DiagonalGaussian::sample: out"));
-    m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4), c, out, ws);
-    Vector<double> grad(m.params.size());
-    CHECK_THROWS_WITH(m.density.backward(m.params.data(), Matrix<double>::Zero(2, 4), c,
-                                         Vector<double>::Ones(5), ws, grad.data(), nullptr),
-                      Catch::Contains("grad_log_prob"));
+    test_support::check_shape_errors(m, "DiagonalGaussian");
     CHECK(m.density.describe() ==
           "DiagonalGaussian(input_dim=2, context_dim=3, hidden=[8,6], activation=tanh)");
 }

@@ -243,24 +243,7 @@ TEST_CASE("MixtureDensityNetwork rejects bad options and shapes", "[flows][mdn]"
     CHECK_THROWS_WITH(Mdn<double>(layout, bad), Catch::Contains("hidden[1]"));
 
     Model<Mdn<double>> m(mdn_options<double>(2, 3, 2), 1);
-    typename Mdn<double>::Workspace ws;
-    Vector<double> out(4);
-    const Matrix<double> c = Matrix<double>::Zero(3, 4);
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(1, 4), c, out, ws),
-                      Catch::Contains("MixtureDensityNetwork::log_prob: y"));
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 3), c, out, ws),
-                      Catch::Contains("MixtureDensityNetwork::log_prob: y"));
-    CHECK_THROWS_WITH(m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4),
-                                         Matrix<double>::Zero(2, 4), out, ws),
-                      Catch::Contains("MixtureDensityNetwork::log_prob: c"));
-    Matrix<double> samples(1, 4);
-    CHECK_THROWS_WITH(m.density.sample(m.params.data(), c, 1, samples),
-                      Catch::Contains("MixtureDensityNetwork::sample: out"));
-    m.density.log_prob(m.params.data(), Matrix<double>::Zero(2, 4), c, out, ws);
-    Vector<double> grad(m.params.size());
-    CHECK_THROWS_WITH(m.density.backward(m.params.data(), Matrix<double>::Zero(2, 4), c,
-                                         Vector<double>::Ones(3), ws, grad.data(), nullptr),
-                      Catch::Contains("grad_log_prob"));
+    test_support::check_shape_errors(m, "MixtureDensityNetwork");
 
     CHECK(Mdn<double>::output_rows(2, 1) == 6);
     CHECK(Mdn<double>::output_rows(3, 3) == 3 * (1 + 6 + 3));
