@@ -4,4 +4,5 @@
 #pragma once
 
 #include "mlsbi/io/estimator_file.hpp"
+#include "mlsbi/io/file_error.hpp"
 #include "mlsbi/io/npy.hpp"
