@@ -1,51 +1,51 @@
 // SPDX-License-Identifier: MIT
 // Tests for io/npy.hpp: hand-written .npy bytes (v1.0/v2.0, <f8/<f4, C/Fortran order, 1-D/2-D),
-// layout (an (n, d) file becomes d x n), round trip with write_npy, clear errors, and, when the
-// shared CAMELS files are present, reading them into a seed-matched dataset.
+// layout (an (n, d) file becomes d x n), round trip with write_npy, clear errors, and the
+// distrust of every header field (overflowing shapes, sizes beyond the file, trailing bytes,
+// zero-size arrays, corrupted header lengths). The CAMELS files are read by camels_npy.cpp.
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "io_test_support.hpp"
 #include "mlsbi/io/npy.hpp"
-#include "mlsbi/simulators/multilevel_dataset.hpp"
+
+// GCC 12 flags free() in the replaced operator delete as mismatched with new (it is not: the
+// replaced new allocates with malloc).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+// This executable refuses any single allocation above 256 MiB, so a reader that allocates what
+// a header declares before comparing it with the file size fails here with std::bad_alloc.
+void* operator new(std::size_t size) {
+    if (size > (std::size_t{256} << 20)) throw std::bad_alloc();
+    if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace mlsbi;
 
 namespace {
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("mlsbi_test_npy_" + name + ".npy")).string();
+    return (std::filesystem::temp_directory_path() / ("mlsbi_test_npy_" + name + "_" + std::to_string(::getpid()) + ".npy")).string();
 }
 
-// Writes a .npy file by hand: magic, version, header length, header (padded to 64), data bytes.
+// Writes a .npy file by hand: magic, version, header length, header (padded to 64), data bytes
+// less the last `drop_bytes`.
 template <typename T>
 std::string write_raw(const std::string& name, int major, const std::string& dict,
                       const std::vector<T>& values, std::size_t drop_bytes = 0) {
-    std::string header = dict;
-    const std::size_t prefix = major == 1 ? 10 : 12;
-    while ((prefix + header.size() + 1) % 64 != 0) header.push_back(' ');
-    header.push_back('\n');
-    std::string bytes = "\x93NUMPY";
-    bytes.push_back(static_cast<char>(major));
-    bytes.push_back('\0');
-    const auto length = static_cast<std::uint32_t>(header.size());
-    bytes.push_back(static_cast<char>(length & 0xff));
-    bytes.push_back(static_cast<char>((length >> 8) & 0xff));
-    if (major != 1) {
-        bytes.push_back(static_cast<char>((length >> 16) & 0xff));
-        bytes.push_back(static_cast<char>((length >> 24) & 0xff));
-    }
-    bytes += header;
-    std::string data(values.size() * sizeof(T), '\0');
-    std::memcpy(data.data(), values.data(), data.size());
-    bytes += data.substr(0, data.size() - drop_bytes);
+    const std::string data = io_test::raw_data(values);
     const std::string path = temp_path(name);
-    std::ofstream(path, std::ios::binary)
-        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    io_test::write_bytes(path, io_test::npy_bytes(major, dict, data.substr(0, data.size() - drop_bytes)));
     return path;
 }
 
@@ -127,33 +127,105 @@ TEST_CASE("read_npy: clear errors", "[io][npy]") {
         Catch::Contains("file truncated: shape (2, 2) needs 32 bytes of data, found 27"));
 }
 
-TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)",
-          "[io][npy][camels]") {
-    const std::filesystem::path dir = std::filesystem::path(MLSBI_SHARED_DATA_DIR) / "camels";
-    if (!std::filesystem::exists(dir / "x_high.npy")) {
-        WARN("CAMELS data not found under " << dir.string() << "; skipped");
-        return;
-    }
-    const Matrix<double> high = io::read_npy_matrix((dir / "x_high.npy").string());
-    const Matrix<double> low = io::read_npy_matrix((dir / "x_low.npy").string());
-    const Matrix<double> params =
-        io::read_npy_matrix((dir / "pk_params_omega_m_sigma_8.npy").string());
-    REQUIRE(high.rows() == 39);
-    REQUIRE(high.cols() == 1000);
-    REQUIRE(low.rows() == 39);
-    REQUIRE(params.rows() == 2);
-    CHECK(high.allFinite());
-    CHECK((params.row(1).array() >= 0.6 - 1e-9).all());  // sigma_8 in [0.6, 1.0]
-    CHECK((params.row(1).array() <= 1.0 + 1e-9).all());
+namespace {
 
-    // The published split: pairs = rows 0..19, level 0 = low rows 20..999.
-    std::vector<simulators::LevelData> levels(2);
-    levels[0].theta = params.row(1).segment(20, 980);
-    levels[0].x_fine = low.middleCols(20, 980);
-    levels[1].theta = params.row(1).head(20);
-    levels[1].x_fine = high.leftCols(20);
-    levels[1].x_coarse = low.leftCols(20);
-    const simulators::MultilevelDataset data = simulators::dataset_from_arrays(std::move(levels));
-    CHECK(data.levels[0].size() == 980);
-    CHECK(data.levels[1].size() == 20);
+const std::string f8_dict = "{'descr': '<f8', 'fortran_order': False, 'shape': ";
+
+// Writes .npy bytes to a scratch file and reads them.
+io::NpyArray read_bytes_as_npy(const std::string& name, const std::string& bytes) {
+    const auto path = temp_path(name);
+    io_test::write_bytes(path, bytes);
+    return io::read_npy(path);
+}
+
+}  // namespace
+
+TEST_CASE("read_npy: sizes are checked for overflow and against the file", "[io][npy]") {
+    const std::string one = io_test::raw_data<double>({1.5});
+    // Before: signed overflow in the element count (UBSan).
+    CHECK_THROWS_WITH(read_bytes_as_npy("overflow", io_test::npy_bytes(1, f8_dict + "(4294967296, 4294967296), }", one)),
+                      Catch::Contains("has too many elements"));
+    // Before: std::length_error.
+    CHECK_THROWS_AS(read_bytes_as_npy("2p61", io_test::npy_bytes(1, f8_dict + "(2305843009213693952,), }", one)),
+                    io::FileError);
+    CHECK_THROWS_AS(read_bytes_as_npy("huge_extent", io_test::npy_bytes(1, f8_dict + "(99999999999999999999999,), }", one)),
+                    io::FileError);
+    // Before: allocated and zeroed 2 GiB before reporting the truncation (here: bad_alloc).
+    const std::string small = io_test::npy_bytes(1, f8_dict + "(268435456,), }", std::string(120, '\0'));
+    REQUIRE(small.size() == 248);
+    CHECK_THROWS_WITH(read_bytes_as_npy("declares_2gib", small),
+                      Catch::Contains("file truncated: shape (268435456) needs 2147483648 bytes of "
+                                      "data, found 120"));
+    // Before: a shape smaller than the data loaded, the rest ignored.
+    CHECK_THROWS_WITH(read_bytes_as_npy("trailing", io_test::npy_bytes(1, f8_dict + "(2,), }",
+                                                                       io_test::raw_data<double>({1, 2, 3}))),
+                      Catch::Contains("bytes more (trailing data or corrupt shape)"));
+}
+
+TEST_CASE("read_npy: zero-size arrays load as empty", "[io][npy]") {
+    // Before: memcpy from a null pointer (UBSan).
+    for (const auto& [shape, rows, cols] : std::vector<std::tuple<std::string, Index, Index>>{
+             {"(0,)", 1, 0}, {"(0, 3)", 3, 0}, {"(3, 0)", 0, 3}}) {
+        INFO("shape " << shape);
+        for (const std::string order : {"False", "True"}) {
+            const auto path = temp_path("empty");
+            io_test::write_bytes(path, io_test::npy_bytes(1, "{'descr': '<f4', 'fortran_order': " + order + ", 'shape': " + shape + ", }", ""));
+            CHECK(io::read_npy(path).values.empty());
+            const Matrix<double> m = io::read_npy_matrix(path);
+            CHECK(m.rows() == rows);
+            CHECK(m.cols() == cols);
+        }
+    }
+}
+
+TEST_CASE("read_npy: a corrupted header is detected", "[io][npy]") {
+    const std::string good = io_test::npy_bytes(1, f8_dict + "(3,), }", io_test::raw_data<double>({1, 2, 3}));
+    REQUIRE(read_bytes_as_npy("good", good).values == std::vector<double>{1, 2, 3});
+    SECTION("header-length byte off by any amount") {
+        // Before: the data shifted and misaligned values loaded.
+        for (int delta : {-64, -16, -8, -1, 1, 8, 16, 64}) {
+            INFO("delta " << delta);
+            std::string bad = good;
+            bad[8] = static_cast<char>(static_cast<unsigned char>(bad[8]) + delta);
+            CHECK_THROWS_AS(read_bytes_as_npy("length", bad), io::FileError);
+        }
+        std::string high = good;
+        high[9] = 1;  // +256
+        CHECK_THROWS_AS(read_bytes_as_npy("length_high", high), io::FileError);
+    }
+    SECTION("the dictionary must parse exactly") {
+        const std::string data = io_test::raw_data<double>({1, 2, 3});
+        for (const std::string dict :
+             {"{'descr': '<f8', 'fortran_order': False, 'shape': (3), }",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1, }",
+              "{'descr': '<f8', 'fortran_order': False, }",
+              "{'descr': '<f8', 'descr': '<f8', 'fortran_order': False, 'shape': (3,), }",
+              "{'descr': '<f8', 'fortran_order': Fals, 'shape': (3,), }",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (3,) }x",
+              "{'descr': '<f8' 'fortran_order': False, 'shape': (3,), }",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (03,), }",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (-3,), }",
+              "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), }",
+              "'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"}) {
+            INFO(dict);
+            CHECK_THROWS_AS(read_bytes_as_npy("dict", io_test::npy_bytes(1, dict, data)), io::FileError);
+        }
+        // Python-literal variants NumPy's own reader accepts load the same.
+        for (const std::string dict : {"{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (3,)}",
+                                       "{'shape': (3,), 'fortran_order': False, 'descr': '<f8'}"}) {
+            INFO(dict);
+            CHECK(read_bytes_as_npy("dict_ok", io_test::npy_bytes(1, dict, data)).values ==
+                  std::vector<double>{1, 2, 3});
+        }
+        // Padding other than spaces before the final newline, or no final newline.
+        std::string tab = good;
+        tab[good.find('\n') - 1] = '\t';
+        CHECK_THROWS_AS(read_bytes_as_npy("pad", tab), io::FileError);
+        std::string no_newline = good;
+        no_newline[good.find('\n')] = ' ';
+        CHECK_THROWS_WITH(read_bytes_as_npy("newline", no_newline), Catch::Contains("newline"));
+        std::string minor = good;
+        minor[7] = 1;
+        CHECK_THROWS_WITH(read_bytes_as_npy("minor", minor), Catch::Contains("unsupported .npy version 1.1"));
+    }
 }
