@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <istream>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -169,16 +170,22 @@ private:
 ///         corrupted header-length byte), dtype other than '<f8' / '<f4' (big-endian included),
 ///         more than 2 dimensions or 0-D, a size that overflows, truncated data or trailing
 ///         bytes.
-[[nodiscard]] inline NpyArray read_npy(const std::string& path) {
+[[nodiscard]] inline NpyArray read_npy(const std::string& path);
+
+/// Reads a 1-D or 2-D float .npy array from a seekable binary stream positioned at its start
+/// (an in-memory buffer, say), which must end where the array does; `name` stands for the path
+/// in messages.
+/// \throws FileError as read_npy(path).
+[[nodiscard]] inline NpyArray read_npy(std::istream& in, const std::string& name) {
     static_assert(std::endian::native == std::endian::little,
                   "read_npy assumes a little-endian host");
-    std::ifstream in(path, std::ios::binary);
-    if (!in) detail::npy_fail(path, "cannot open file");
+    const std::string& path = name;
+    const std::streamoff start = in.tellg();
     in.seekg(0, std::ios::end);
     const std::streamoff end = in.tellg();
-    in.seekg(0, std::ios::beg);
-    if (!in || end < 0) detail::npy_fail(path, "cannot determine the file size");
-    const auto file_size = static_cast<std::uint64_t>(end);
+    in.seekg(start, std::ios::beg);
+    if (!in || start < 0 || end < start) detail::npy_fail(path, "cannot determine the file size");
+    const auto file_size = static_cast<std::uint64_t>(end - start);
 
     char magic[6] = {};
     in.read(magic, 6);
@@ -265,11 +272,17 @@ private:
     return array;
 }
 
-/// Reads a 1-D or 2-D float .npy file as a d x n batch (samples as columns): an (n, d) array
-/// becomes d x n, an (n,) array 1 x n.
+[[nodiscard]] inline NpyArray read_npy(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) detail::npy_fail(path, "cannot open file");
+    return read_npy(in, path);
+}
+
+/// Reads a 1-D or 2-D float .npy array from a seekable stream (see read_npy(std::istream&,
+/// const std::string&)) as a d x n batch, like read_npy_matrix(path).
 /// \throws FileError as read_npy.
-[[nodiscard]] inline Matrix<double> read_npy_matrix(const std::string& path) {
-    const NpyArray array = read_npy(path);
+[[nodiscard]] inline Matrix<double> read_npy_matrix(std::istream& in, const std::string& name) {
+    const NpyArray array = read_npy(in, name);
     const Index n = array.shape[0];
     const Index d = array.shape.size() == 2 ? array.shape[1] : 1;
     Matrix<double> out(d, n);
@@ -284,6 +297,15 @@ private:
                 out(j, i) = array.values[static_cast<std::size_t>(i + j * n)];
     }
     return out;
+}
+
+/// Reads a 1-D or 2-D float .npy file as a d x n batch (samples as columns): an (n, d) array
+/// becomes d x n, an (n,) array 1 x n.
+/// \throws FileError as read_npy.
+[[nodiscard]] inline Matrix<double> read_npy_matrix(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) detail::npy_fail(path, "cannot open file");
+    return read_npy_matrix(in, path);
 }
 
 /// Writes a d x n batch as a version 1.0 '<f8' C-order .npy file of shape (n, d), the inverse of
