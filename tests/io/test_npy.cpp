@@ -22,13 +22,25 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 // This executable refuses any single allocation above 256 MiB, so a reader that allocates what
 // a header declares before comparing it with the file size fails here with std::bad_alloc.
+// Every replaceable non-aligned form, so that no allocation mixes these with the sanitizer's.
 void* operator new(std::size_t size) {
     if (size > (std::size_t{256} << 20)) throw std::bad_alloc();
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return size > (std::size_t{256} << 20) ? nullptr : std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t& tag) noexcept {
+    return operator new(size, tag);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 using namespace mlsbi;
 
