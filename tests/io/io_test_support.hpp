@@ -3,17 +3,17 @@
 // (re-sealed version 2, version 1 as the old writer produced it, .npy bytes with any header).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <string>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "mlsbi/io/estimator_file.hpp"
 

@@ -2,18 +2,17 @@
 // Tests for io/estimator_file.hpp: exact round trip, float<->double, clear errors on mismatch;
 // format version 2 (checksum), version-1 files, finiteness, sizes checked before allocation,
 // atomic saves (a simulated full disk leaves the previous file byte-identical).
-#include <catch2/catch.hpp>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <csignal>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
 #include <streambuf>
-
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "io_test_support.hpp"
 #include "mlsbi/flows/diagonal_gaussian.hpp"
@@ -58,9 +57,11 @@ TEST_CASE("a double file loads into a float estimator", "[io]") {
     std::stringstream file;
     io::save_estimator(original, file);
     using DensityF = flows::DiagonalGaussian<float>;
-    flows::ConditionalEstimator<DensityF> restored(DensityF::Options{.input_dim = 2, .context_dim = 3, .hidden = {6, 5}});
+    flows::ConditionalEstimator<DensityF> restored(
+        DensityF::Options{.input_dim = 2, .context_dim = 3, .hidden = {6, 5}});
     io::load_estimator(restored, file);
-    CHECK((restored.parameters().cast<double>() - original.parameters()).cwiseAbs().maxCoeff() < 1e-6);
+    CHECK((restored.parameters().cast<double>() - original.parameters()).cwiseAbs().maxCoeff() <
+          1e-6);
 }
 
 TEST_CASE("loading into a mismatched architecture fails clearly", "[io]") {
@@ -165,10 +166,11 @@ TEST_CASE("version-1 files still load", "[io]") {
 TEST_CASE("non-finite or out-of-range values are refused", "[io]") {
     const std::string text = saved_text(trained_like(3));
     const std::string weight = first_parameter(text);
-    for (const std::string bad : {"nan", "-nan", "inf", "-inf", "1e400", "-1e400", "0x1p+2000",
-                                  "infinity", "NAN"}) {
+    for (const std::string bad :
+         {"nan", "-nan", "inf", "-inf", "1e400", "-1e400", "0x1p+2000", "infinity", "NAN"}) {
         INFO("value " << bad);
-        const std::string v1 = replaced(as_version_1(text), "\n" + weight + "\n", "\n" + bad + "\n");
+        const std::string v1 =
+            replaced(as_version_1(text), "\n" + weight + "\n", "\n" + bad + "\n");
         // Before: loaded, and log_prob then returned NaN.
         CHECK_THROWS_AS(load_text(v1), io::FileError);
         const std::string v2 = reseal(replaced(text, "\n" + weight + "\n", "\n" + bad + "\n"));
@@ -189,7 +191,8 @@ TEST_CASE("non-finite or out-of-range values are refused", "[io]") {
     flows::ConditionalEstimator<DensityF> single(
         DensityF::Options{.input_dim = 2, .context_dim = 3, .hidden = {6, 5}});
     std::istringstream in(huge);
-    CHECK_THROWS_WITH(io::load_estimator(single, in), Catch::Contains("overflows the receiving float"));
+    CHECK_THROWS_WITH(io::load_estimator(single, in),
+                      Catch::Contains("overflows the receiving float"));
     // A scale must be positive (the last value of the line is scale[1]).
     std::string v1 = as_version_1(text);
     const std::size_t line = v1.find("input_standardizer 2 ");
@@ -202,12 +205,13 @@ TEST_CASE("non-finite or out-of-range values are refused", "[io]") {
 TEST_CASE("absurd sizes give a clean error before any allocation", "[io]") {
     const std::string text = saved_text(trained_like(3));
     // Before: std::bad_alloc (an ASan abort) for 1e18 and 2^62 dimensions.
-    for (const std::string dim : {"1000000000000000000", "4611686018427387904",
-                                  "18446744073709551615", "99999999999999999999999", "1e18", "-2",
-                                  "0x10", "3"}) {
+    for (const std::string dim :
+         {"1000000000000000000", "4611686018427387904", "18446744073709551615",
+          "99999999999999999999999", "1e18", "-2", "0x10", "3"}) {
         INFO("dimension " << dim);
         for (const std::string& base : {as_version_1(text), text}) {
-            std::string bad = replaced(base, "input_standardizer 2 ", "input_standardizer " + dim + " ");
+            std::string bad =
+                replaced(base, "input_standardizer 2 ", "input_standardizer " + dim + " ");
             bad = base == text ? reseal(bad) : bad;
             CHECK_THROWS_AS(load_text(bad), io::FileError);
             std::string count = replaced(base, "\nparameters ", "\nparameters " + dim);
@@ -215,10 +219,11 @@ TEST_CASE("absurd sizes give a clean error before any allocation", "[io]") {
             CHECK_THROWS_AS(load_text(count), io::FileError);
         }
     }
-    CHECK_THROWS_WITH(load_text(replaced(as_version_1(text), "input_standardizer 2 ",
-                                         "input_standardizer 4611686018427387904 ")),
-                      Catch::Contains("input_standardizer has size 4611686018427387904 in the file, "
-                                      "the receiving estimator has 2"));
+    CHECK_THROWS_WITH(
+        load_text(replaced(as_version_1(text), "input_standardizer 2 ",
+                           "input_standardizer 4611686018427387904 ")),
+        Catch::Contains("input_standardizer has size 4611686018427387904 in the file, "
+                        "the receiving estimator has 2"));
     // The right count, but the values are missing ('end' kept): refused from the bytes left.
     std::string v1 = as_version_1(text);
     const std::size_t first = v1.find('\n', v1.find("\nparameters ") + 1) + 1;
@@ -298,8 +303,8 @@ TEST_CASE("saving to a file is atomic", "[io]") {
     SECTION("a full disk (file-size limit) leaves the previous file byte-identical") {
         // The child may write at most 512 bytes per file; the write fails with EFBIG (SIGXFSZ
         // ignored), as on a full disk. A bigger model so the failure is not at the last byte.
-        const EstimatorD big(DensityD::Options{.input_dim = 2, .context_dim = 3, .hidden = {32, 32}},
-                             5);
+        const EstimatorD big(
+            DensityD::Options{.input_dim = 2, .context_dim = 3, .hidden = {32, 32}}, 5);
         REQUIRE(saved_text(big).size() > 8192);
         const pid_t child = ::fork();
         REQUIRE(child >= 0);

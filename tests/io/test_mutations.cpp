@@ -8,9 +8,8 @@
 // where a format has no redundancy is a different load expected, and then verified exactly: a
 // changed .npy data byte must load that one changed value, a version-1 model must load finite
 // values. The counts are printed (run the executable directly to see them).
-#include <catch2/catch.hpp>
-
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -42,17 +41,19 @@ struct Counts {
         long& tried = truncated ? truncations : mutations;
         ++tried;
         if (outcome == Outcome::error) ++(truncated ? truncation_errors : mutation_errors);
-        if (outcome == Outcome::identical) ++(truncated ? truncation_identical : mutation_identical);
+        if (outcome == Outcome::identical)
+            ++(truncated ? truncation_identical : mutation_identical);
         if (outcome == Outcome::different) {
             REQUIRE_FALSE(truncated);  // a truncated file never loads something else
             ++mutation_different;
         }
     }
     void print(const char* kind, const char* different_means) const {
-        std::printf("mutation test %-34s mutations %5ld: errors %5ld, identical loads %4ld, %s "
-                    "%4ld | truncations %5ld: errors %5ld, identical loads %ld\n",
-                    kind, mutations, mutation_errors, mutation_identical, different_means,
-                    mutation_different, truncations, truncation_errors, truncation_identical);
+        std::printf(
+            "mutation test %-34s mutations %5ld: errors %5ld, identical loads %4ld, %s "
+            "%4ld | truncations %5ld: errors %5ld, identical loads %ld\n",
+            kind, mutations, mutation_errors, mutation_identical, different_means,
+            mutation_different, truncations, truncation_errors, truncation_identical);
     }
 };
 
@@ -152,8 +153,8 @@ TEST_CASE("mutated and truncated model files give FileError or an identical load
     SECTION("MAF, double") {
         using Flow = flows::MaskedAutoregressiveFlow<double>;
         using Estimator = flows::ConditionalEstimator<Flow>;
-        const Flow::Options options{.input_dim = 2, .context_dim = 2, .transforms = 2, .hidden = 4,
-                                    .blocks = 0};
+        const Flow::Options options{
+            .input_dim = 2, .context_dim = 2, .transforms = 2, .hidden = 4, .blocks = 0};
         Estimator original(options, 1);
         Matrix<double> y(2, 4), c(2, 4);
         y << 1, 2, 4, 3, -1, 0, 3, 5;
@@ -164,7 +165,8 @@ TEST_CASE("mutated and truncated model files give FileError or an identical load
     SECTION("MDN, float") {
         using Mdn = flows::MixtureDensityNetwork<float>;
         using Estimator = flows::ConditionalEstimator<Mdn>;
-        const Mdn::Options options{.input_dim = 1, .context_dim = 2, .components = 2, .hidden = {4}};
+        const Mdn::Options options{
+            .input_dim = 1, .context_dim = 2, .components = 2, .hidden = {4}};
         Estimator original(options, 3);
         Matrix<float> y(1, 3), c(2, 3);
         y << 1, 2, 4;
@@ -215,7 +217,8 @@ TEST_CASE("mutated and truncated .npy files give FileError, an identical or a ve
         std::string original;
         if (test.major == 0) {
             // write_npy takes the d x n batch whose C-order (n, d) file holds `values`.
-            Matrix<double> batch(static_cast<Index>(test.shape[1]), static_cast<Index>(test.shape[0]));
+            Matrix<double> batch(static_cast<Index>(test.shape[1]),
+                                 static_cast<Index>(test.shape[0]));
             std::memcpy(batch.data(), values.data(), values.size() * sizeof(double));
             io::write_npy(path, batch);
             original = io_test::read_bytes(path);
@@ -223,12 +226,16 @@ TEST_CASE("mutated and truncated .npy files give FileError, an identical or a ve
             // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "(" + string.
             std::string shape(1, '(');
             shape.append(std::to_string(test.shape[0]));
-            if (test.shape.size() == 1) shape.append(",)");
-            else shape.append(", ").append(std::to_string(test.shape[1])).append(")");
-            const std::string dict = "{'descr': '" + test.descr + "', 'fortran_order': " +
-                                     (test.fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
-            const std::string data = item == 8 ? io_test::raw_data(values)
-                                               : io_test::raw_data(std::vector<float>(values.begin(), values.end()));
+            if (test.shape.size() == 1)
+                shape.append(",)");
+            else
+                shape.append(", ").append(std::to_string(test.shape[1])).append(")");
+            const std::string dict = "{'descr': '" + test.descr +
+                                     "', 'fortran_order': " + (test.fortran ? "True" : "False") +
+                                     ", 'shape': " + shape + ", }";
+            const std::string data =
+                item == 8 ? io_test::raw_data(values)
+                          : io_test::raw_data(std::vector<float>(values.begin(), values.end()));
             original = io_test::npy_bytes(test.major, dict, data);
         }
         const std::size_t data_offset = original.size() - count * item;

@@ -47,7 +47,9 @@ using namespace mlsbi;
 namespace {
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("mlsbi_test_npy_" + name + "_" + std::to_string(::getpid()) + ".npy")).string();
+    return (std::filesystem::temp_directory_path() /
+            ("mlsbi_test_npy_" + name + "_" + std::to_string(::getpid()) + ".npy"))
+        .string();
 }
 
 // Writes a .npy file by hand: magic, version, header length, header (padded to 64), data bytes
@@ -57,7 +59,8 @@ std::string write_raw(const std::string& name, int major, const std::string& dic
                       const std::vector<T>& values, std::size_t drop_bytes = 0) {
     const std::string data = io_test::raw_data(values);
     const std::string path = temp_path(name);
-    io_test::write_bytes(path, io_test::npy_bytes(major, dict, data.substr(0, data.size() - drop_bytes)));
+    io_test::write_bytes(path,
+                         io_test::npy_bytes(major, dict, data.substr(0, data.size() - drop_bytes)));
     return path;
 }
 
@@ -155,23 +158,30 @@ io::NpyArray read_bytes_as_npy(const std::string& name, const std::string& bytes
 TEST_CASE("read_npy: sizes are checked for overflow and against the file", "[io][npy]") {
     const std::string one = io_test::raw_data<double>({1.5});
     // Before: signed overflow in the element count (UBSan).
-    CHECK_THROWS_WITH(read_bytes_as_npy("overflow", io_test::npy_bytes(1, f8_dict + "(4294967296, 4294967296), }", one)),
-                      Catch::Contains("has too many elements"));
+    CHECK_THROWS_WITH(
+        read_bytes_as_npy("overflow",
+                          io_test::npy_bytes(1, f8_dict + "(4294967296, 4294967296), }", one)),
+        Catch::Contains("has too many elements"));
     // Before: std::length_error.
-    CHECK_THROWS_AS(read_bytes_as_npy("2p61", io_test::npy_bytes(1, f8_dict + "(2305843009213693952,), }", one)),
+    CHECK_THROWS_AS(read_bytes_as_npy(
+                        "2p61", io_test::npy_bytes(1, f8_dict + "(2305843009213693952,), }", one)),
                     io::FileError);
-    CHECK_THROWS_AS(read_bytes_as_npy("huge_extent", io_test::npy_bytes(1, f8_dict + "(99999999999999999999999,), }", one)),
-                    io::FileError);
+    CHECK_THROWS_AS(
+        read_bytes_as_npy("huge_extent",
+                          io_test::npy_bytes(1, f8_dict + "(99999999999999999999999,), }", one)),
+        io::FileError);
     // Before: allocated and zeroed 2 GiB before reporting the truncation (here: bad_alloc).
-    const std::string small = io_test::npy_bytes(1, f8_dict + "(268435456,), }", std::string(120, '\0'));
+    const std::string small =
+        io_test::npy_bytes(1, f8_dict + "(268435456,), }", std::string(120, '\0'));
     REQUIRE(small.size() == 248);
     CHECK_THROWS_WITH(read_bytes_as_npy("declares_2gib", small),
                       Catch::Contains("file truncated: shape (268435456) needs 2147483648 bytes of "
                                       "data, found 120"));
     // Before: a shape smaller than the data loaded, the rest ignored.
-    CHECK_THROWS_WITH(read_bytes_as_npy("trailing", io_test::npy_bytes(1, f8_dict + "(2,), }",
-                                                                       io_test::raw_data<double>({1, 2, 3}))),
-                      Catch::Contains("bytes more (trailing data or corrupt shape)"));
+    CHECK_THROWS_WITH(
+        read_bytes_as_npy("trailing", io_test::npy_bytes(1, f8_dict + "(2,), }",
+                                                         io_test::raw_data<double>({1, 2, 3}))),
+        Catch::Contains("bytes more (trailing data or corrupt shape)"));
 }
 
 TEST_CASE("read_npy: zero-size arrays load as empty", "[io][npy]") {
@@ -181,7 +191,10 @@ TEST_CASE("read_npy: zero-size arrays load as empty", "[io][npy]") {
         INFO("shape " << shape);
         for (const std::string order : {"False", "True"}) {
             const auto path = temp_path("empty");
-            io_test::write_bytes(path, io_test::npy_bytes(1, "{'descr': '<f4', 'fortran_order': " + order + ", 'shape': " + shape + ", }", ""));
+            io_test::write_bytes(path, io_test::npy_bytes(1,
+                                                          "{'descr': '<f4', 'fortran_order': " +
+                                                              order + ", 'shape': " + shape + ", }",
+                                                          ""));
             CHECK(io::read_npy(path).values.empty());
             const Matrix<double> m = io::read_npy_matrix(path);
             CHECK(m.rows() == rows);
@@ -191,7 +204,8 @@ TEST_CASE("read_npy: zero-size arrays load as empty", "[io][npy]") {
 }
 
 TEST_CASE("read_npy: a corrupted header is detected", "[io][npy]") {
-    const std::string good = io_test::npy_bytes(1, f8_dict + "(3,), }", io_test::raw_data<double>({1, 2, 3}));
+    const std::string good =
+        io_test::npy_bytes(1, f8_dict + "(3,), }", io_test::raw_data<double>({1, 2, 3}));
     REQUIRE(read_bytes_as_npy("good", good).values == std::vector<double>{1, 2, 3});
     SECTION("header-length byte off by any amount") {
         // Before: the data shifted and misaligned values loaded.
@@ -220,11 +234,13 @@ TEST_CASE("read_npy: a corrupted header is detected", "[io][npy]") {
               "{'descr': '<f8', 'fortran_order': False, 'shape': (3,,), }",
               "'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"}) {
             INFO(dict);
-            CHECK_THROWS_AS(read_bytes_as_npy("dict", io_test::npy_bytes(1, dict, data)), io::FileError);
+            CHECK_THROWS_AS(read_bytes_as_npy("dict", io_test::npy_bytes(1, dict, data)),
+                            io::FileError);
         }
         // Python-literal variants NumPy's own reader accepts load the same.
-        for (const std::string dict : {"{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (3,)}",
-                                       "{'shape': (3,), 'fortran_order': False, 'descr': '<f8'}"}) {
+        for (const std::string dict :
+             {"{\"descr\": \"<f8\", \"fortran_order\": False, \"shape\": (3,)}",
+              "{'shape': (3,), 'fortran_order': False, 'descr': '<f8'}"}) {
             INFO(dict);
             CHECK(read_bytes_as_npy("dict_ok", io_test::npy_bytes(1, dict, data)).values ==
                   std::vector<double>{1, 2, 3});
@@ -238,6 +254,7 @@ TEST_CASE("read_npy: a corrupted header is detected", "[io][npy]") {
         CHECK_THROWS_WITH(read_bytes_as_npy("newline", no_newline), Catch::Contains("newline"));
         std::string minor = good;
         minor[7] = 1;
-        CHECK_THROWS_WITH(read_bytes_as_npy("minor", minor), Catch::Contains("unsupported .npy version 1.1"));
+        CHECK_THROWS_WITH(read_bytes_as_npy("minor", minor),
+                          Catch::Contains("unsupported .npy version 1.1"));
     }
 }

@@ -72,7 +72,8 @@ inline constexpr std::size_t estimator_max_line = std::size_t{1} << 20;
     crc.process_bytes(content.data(), content.size());
     const std::uint32_t value = crc.checksum();
     std::string line = "crc32 ";
-    for (int shift = 28; shift >= 0; shift -= 4) line.push_back("0123456789abcdef"[(value >> shift) & 0xf]);
+    for (int shift = 28; shift >= 0; shift -= 4)
+        line.push_back("0123456789abcdef"[(value >> shift) & 0xf]);
     return line;
 }
 
@@ -303,24 +304,23 @@ void load_estimator_from(Estimator& estimator, std::istream& in, const std::stri
     require_file(key == "scalar" && (scalar == "float" || scalar == "double"),
                  "load_estimator: bad scalar line");
     key = reader.token("architecture");
-    require_file(key == "architecture", "load_estimator: expected 'architecture', got '", key,
-                 "'");
+    require_file(key == "architecture", "load_estimator: expected 'architecture', got '", key, "'");
     const std::string_view architecture = reader.rest_of_line();
     require_file(architecture == estimator.describe(),
                  "load_estimator: architecture mismatch: file has '", architecture,
                  "', the receiving estimator is '", estimator.describe(), "'");
     const auto input = detail::read_standardizer<Scalar>(reader, "input_standardizer",
                                                          estimator.input_standardizer().dim());
-    const auto context = detail::read_standardizer<Scalar>(
-        reader, "context_standardizer", estimator.context_standardizer().dim());
+    const auto context = detail::read_standardizer<Scalar>(reader, "context_standardizer",
+                                                           estimator.context_standardizer().dim());
     key = reader.token("parameters");
     require_file(key == "parameters", "load_estimator: expected 'parameters', got '", key, "'");
     const Index count = reader.count("parameters", estimator.parameter_count(), 1);
     Vector<Scalar> values(count);
     for (Index i = 0; i < count; ++i) values(i) = reader.value<Scalar>("parameters");
     key = reader.token("end");
-    require_file(key == "end", "load_estimator: expected 'end' after ", count,
-                 " parameters, got '", key, "'");
+    require_file(key == "end", "load_estimator: expected 'end' after ", count, " parameters, got '",
+                 key, "'");
     if (path != nullptr)
         require_file(in.peek() == std::istream::traits_type::eof() && !in.bad(),
                      "load_estimator: '", *path, "' has bytes after the end of the model");

@@ -78,7 +78,10 @@ public:
         expect('}');
         if (!have_descr || !have_order || !have_shape)
             fail(std::string("header has no '") +
-                 (!have_descr ? "descr" : !have_order ? "fortran_order" : "shape") + "' entry");
+                 (!have_descr   ? "descr"
+                  : !have_order ? "fortran_order"
+                                : "shape") +
+                 "' entry");
         skip_spaces();
         if (m_at != m_text.size()) fail("unexpected text after the dictionary");
     }

@@ -83,8 +83,8 @@ inline void write_file_atomically(const std::string& path, std::string_view byte
     }
     std::error_code ignored;
     fs::remove(temporary, ignored);
-    throw FileError(message(caller, ": cannot write '", path, "': ",
-                            ok ? error.message() : std::string(std::strerror(final_errno)),
+    throw FileError(message(caller, ": cannot write '", path,
+                            "': ", ok ? error.message() : std::string(std::strerror(final_errno)),
                             "; the previous file, if any, is unchanged"));
 }
 
