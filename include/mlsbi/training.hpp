@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Module umbrella: the training loop and the ML, MC and TL training recipes.
+/// \brief Module umbrella: the training loop and the ML, MC and TL training recipes, and
+/// pilot-based sample allocation.
 #pragma once
 
+#include "mlsbi/training/allocation.hpp"
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/pilot.hpp"
 #include "mlsbi/training/trainer.hpp"
