@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief Module umbrella: the training loop and the ML, MC and TL training recipes, and
-/// pilot-based sample allocation.
+/// pilot-based sample allocation and
+/// coupling diagnostics.
 #pragma once
 
 #include "mlsbi/training/allocation.hpp"
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/coupling_report.hpp"
 #include "mlsbi/training/pilot.hpp"
 #include "mlsbi/training/trainer.hpp"
