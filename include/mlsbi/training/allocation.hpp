@@ -173,7 +173,10 @@ namespace detail {
 
 inline std::string format_levels(const std::vector<std::size_t>& levels) {
     std::string out = "{";
-    for (std::size_t i = 0; i < levels.size(); ++i) out += (i ? ", " : "") + std::to_string(levels[i]);
+    for (std::size_t i = 0; i < levels.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += std::to_string(levels[i]);
+    }
     return out + "}";
 }
 
@@ -345,6 +348,19 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
                         " at cost ", format_number(top_cost), ", predicted variance ",
                         format_number(mc.predicted_variance), " (Var[f_", top, "] = ",
                         format_number(statistics.level_variance[top]), ")"));
+    for (std::size_t l = 1; l < levels; ++l)
+        for (std::size_t j = 0; j < l; ++j) {
+            const double v =
+                statistics.difference_variance(static_cast<Index>(j), static_cast<Index>(l));
+            if (std::isnan(v)) continue;
+            const double ratio = statistics.level_variance[l] > 0
+                                     ? v / statistics.level_variance[l]
+                                     : std::numeric_limits<double>::quiet_NaN();
+            r.push_back(message("coupling of levels ", j, " and ", l, ": Var[f_", l, " - f_", j,
+                                "] = ", format_number(v), " = ", format_number(ratio),
+                                " x Var[f_", l, "] (pair cost ",
+                                format_number(statistics.cost[l] + statistics.cost[j]), ")"));
+        }
     for (const auto& l : plan.levels) {
         std::string line;
         if (l.coarse_level < 0) {
@@ -388,8 +404,10 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
     }
     if (plan.multilevel()) {
         std::string counts;
-        for (const auto& l : plan.levels)
-            counts += (counts.empty() ? "" : "/") + std::to_string(l.samples);
+        for (const auto& l : plan.levels) {
+            if (!counts.empty()) counts += "/";
+            counts += std::to_string(l.samples);
+        }
         r.push_back(message("chosen: levels ", detail::format_levels(choice.levels), ", n = ",
                             counts,
                             ", cost ", format_number(plan.total_cost), " of ",

@@ -336,7 +336,10 @@ struct PlanningOptions {
 /// What plan_and_generate did.
 struct PlannedDataset {
     Pilot pilot;
-    Plan plan;  ///< samples are the dataset's (at least n_pilot per kept level)
+    /// The plan; its samples are the dataset's (at least n_pilot per kept level), and
+    /// mc_samples, mc_variance and variance_reduction compare with plain MC on the top level
+    /// spending the whole budget (no pilot), the honest reference.
+    Plan plan;
     simulators::MultilevelDataset dataset;  ///< one level per kept level; one level for plain MC
     double spent = 0;  ///< pilot cost + added cost, in the cost units (<= the budget)
 };
@@ -391,6 +394,11 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         plan.predicted_variance += l.variance / static_cast<double>(l.samples);
         plan.total_cost += static_cast<double>(l.samples) * l.cost;
     }
+    // The honest reference: plain MC on the top level with the WHOLE budget and no pilot.
+    const double top_cost = pilot.statistics.cost.back();
+    plan.mc_samples = std::max<Index>(1, static_cast<Index>(std::floor(budget / top_cost)));
+    plan.mc_variance =
+        pilot.statistics.level_variance.back() / static_cast<double>(plan.mc_samples);
     plan.variance_reduction = plan.mc_variance / plan.predicted_variance;
     out.spent = spent(plan);
     plan.reasons.push_back(message(
@@ -400,6 +408,19 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         detail::format_number(out.spent - pilot.total_cost), ", spent ",
         detail::format_number(out.spent), "; costs ",
         pilot.cost_source == CostSource::nominal ? "nominal" : "measured (wall seconds)"));
+    plan.reasons.push_back(message(
+        "dataset: n = ", [&] {
+            std::string s;
+            for (const auto& l : plan.levels) {
+                if (!s.empty()) s += "/";
+                s += std::to_string(l.samples);
+            }
+            return s;
+        }(),
+        ", predicted variance ", detail::format_number(plan.predicted_variance),
+        " against plain MC on level ", pilot.level_count() - 1, " with the whole budget (n = ",
+        plan.mc_samples, ", no pilot) ", detail::format_number(plan.mc_variance), ": ",
+        detail::format_number(plan.variance_reduction), " x reduction"));
     out.plan = std::move(plan);
     out.dataset = generate_planned_dataset(model, prior, pilot, out.plan, options.generation);
     return out;
