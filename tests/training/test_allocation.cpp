@@ -134,6 +134,8 @@ TEST_CASE("plan_allocation prefers fewer levels within min_gain", "[allocation]"
     INFO(cautious.describe());
     CHECK_FALSE(cautious.multilevel());
     CHECK(contains(cautious.reasons, "no multilevel plan beats it by min_gain"));
+    CHECK(contains(cautious.reasons, "level 0 dropped: the best plan keeping it, {0, 1}, predicts "
+                                     "only 0.95"));
 }
 
 TEST_CASE("plan_allocation skips plans whose merged coupling is unknown", "[allocation]") {

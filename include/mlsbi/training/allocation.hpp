@@ -396,11 +396,17 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
             continue;
         }
         const auto& w = plan.candidates[with];
-        r.push_back(message("level ", j, " dropped: its correction does not pay for itself; the best "
-                            "plan keeping it, ", detail::format_levels(w.levels), ", predicts ",
-                            format_number(w.predicted_variance), " = ",
-                            format_number(w.predicted_variance / plan.predicted_variance),
-                            " x the chosen plan's"));
+        const double ratio = w.predicted_variance / plan.predicted_variance;
+        if (ratio >= 1)
+            r.push_back(message("level ", j, " dropped: its correction does not pay for itself; "
+                                "the best plan keeping it, ", detail::format_levels(w.levels),
+                                ", predicts ", format_number(w.predicted_variance), " = ",
+                                format_number(ratio), " x the chosen plan's variance"));
+        else
+            r.push_back(message("level ", j, " dropped: the best plan keeping it, ",
+                                detail::format_levels(w.levels), ", predicts only ",
+                                format_number(ratio), " x the chosen plan's variance; an extra "
+                                "level must gain a factor min_gain = ", options.min_gain));
     }
     if (plan.multilevel()) {
         std::string counts;
