@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
         } else if (arg == "--csv" && i + 1 < argc) {
             csv = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: three_level [--quick] [--budget B] [--seed S] [--csv FILE]\n");
+            std::fprintf(stderr,
+                         "usage: three_level [--quick] [--budget B] [--seed S] [--csv FILE]\n");
             return 2;
         }
     }
@@ -85,11 +86,11 @@ int main(int argc, char** argv) {
     planning.pilot.seed = seed;
     planning.pilot.training.max_epochs = quick ? 100 : 200;
     planning.pilot.training.adam.learning_rate = 3e-3;
-    const auto planned =
-        training::plan_and_generate(simulator, prior, make_estimator(), losses::Task::nle, budget,
-                                    planning);
+    const auto planned = training::plan_and_generate(simulator, prior, make_estimator(),
+                                                     losses::Task::nle, budget, planning);
     std::printf("plan for budget %g (pilot %s):\n%s\n", budget,
-                training::to_string(planned.pilot.training.status), planned.plan.describe().c_str());
+                training::to_string(planned.pilot.training.status),
+                planned.plan.describe().c_str());
 
     // 2. Train on the planned dataset: ML-NLE with explicit options (held-out MLMC loss with
     //    early stopping, best weights restored), or plain NLE when the plan is plain MC.
@@ -113,8 +114,7 @@ int main(int argc, char** argv) {
         const auto& top = planned.dataset.levels[0];
         summary = training::train_mc(likelihood, top.theta, top.x_fine, losses::Task::nle, options);
     }
-    std::printf("training: %s, %d epochs\n\n", training::to_string(summary.status),
-                summary.epochs);
+    std::printf("training: %s, %d epochs\n\n", training::to_string(summary.status), summary.epochs);
 
     // 3. The coupling report at the trained network (costs: the nominal ones of the kept levels).
     if (planned.plan.multilevel()) {
@@ -123,17 +123,18 @@ int main(int argc, char** argv) {
             report_options.cost.push_back(planned.pilot.statistics.cost[level.level]);
         const auto report = training::coupling_report(likelihood, planned.dataset,
                                                       losses::Task::nle, &monitor, report_options);
-        std::printf("coupling report (dataset levels = simulator levels %s):\n%s\n",
-                    [&] {
-                        std::string s;
-                        for (const auto l : planned.plan.kept_levels()) {
-                            if (!s.empty()) s += ", ";
-                            s += std::to_string(l);
-                        }
-                        return s;
-                    }()
-                        .c_str(),
-                    report.table().c_str());
+        std::printf(
+            "coupling report (dataset levels = simulator levels %s):\n%s\n",
+            [&] {
+                std::string s;
+                for (const auto l : planned.plan.kept_levels()) {
+                    if (!s.empty()) s += ", ";
+                    s += std::to_string(l);
+                }
+                return s;
+            }()
+                .c_str(),
+            report.table().c_str());
         report.write_csv(csv);
         std::printf("wrote %s\n", csv.c_str());
     }
@@ -141,21 +142,22 @@ int main(int argc, char** argv) {
     // 4. Check against plain NLE on the top level at the same budget: mean NLL on fresh
     //    top-level simulations (lower is better; a different seed stream from the training data).
     const auto n_mc = static_cast<Index>(budget / 512.0);
-    const auto mc_data = simulators::generate_dataset(simulator.level<2>(), prior, n_mc, seed + 100);
+    const auto mc_data =
+        simulators::generate_dataset(simulator.level<2>(), prior, n_mc, seed + 100);
     Estimator mc = make_estimator();
     training::BaselineOptions mc_options;
     mc_options.training.adam.learning_rate = 3e-3;
     mc_options.training.progress = false;
     const auto mc_summary =
         training::train_mc(mc, mc_data.theta, mc_data.x_fine, losses::Task::nle, mc_options);
-    const auto test = simulators::generate_dataset(simulator.level<2>(), prior, quick ? 1000 : 5000,
-                                                   seed + 200);
+    const auto test =
+        simulators::generate_dataset(simulator.level<2>(), prior, quick ? 1000 : 5000, seed + 200);
     losses::McLoss<Estimator> test_nll(likelihood, test.theta, test.x_fine, losses::Task::nle);
-    std::printf("\nheld-out NLL on %ld fresh top-level simulations: planned %.4f, plain NLE on %ld "
-                "top-level simulations %.4f (%s, %d epochs)\n",
-                static_cast<long>(test.size()), test_nll.value(likelihood),
-                static_cast<long>(n_mc), test_nll.value(mc), training::to_string(mc_summary.status),
-                mc_summary.epochs);
+    std::printf(
+        "\nheld-out NLL on %ld fresh top-level simulations: planned %.4f, plain NLE on %ld "
+        "top-level simulations %.4f (%s, %d epochs)\n",
+        static_cast<long>(test.size()), test_nll.value(likelihood), static_cast<long>(n_mc),
+        test_nll.value(mc), training::to_string(mc_summary.status), mc_summary.epochs);
     std::printf("spent %g of %g\n", planned.spent, budget);
     return summary.ok() && mc_summary.ok() ? 0 : 1;
 }

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
-/// \brief Module umbrella: the training loop and the ML, MC and TL training recipes, and
-/// pilot-based sample allocation and
-/// coupling diagnostics.
+/// \brief Module umbrella: the training loop, the ML, MC and TL training recipes, pilot-based
+/// sample allocation and coupling diagnostics.
 #pragma once
 
 #include "mlsbi/training/allocation.hpp"

@@ -103,8 +103,8 @@ TEST_CASE("plan_allocation never spends more than the budget", "[allocation]") {
         std::vector<double> cost{rng.uniform(0.1, 2), 0, 0};
         cost[1] = cost[0] * rng.uniform(1, 20);
         cost[2] = cost[1] * rng.uniform(1, 20);
-        PilotStatistics s = three_levels(cost, rng.uniform(0, 3), rng.uniform(0, 3),
-                                         rng.uniform(0, 3));
+        PilotStatistics s =
+            three_levels(cost, rng.uniform(0, 3), rng.uniform(0, 3), rng.uniform(0, 3));
         s.level_variance = {rng.uniform(0.1, 3), rng.uniform(0.1, 3), rng.uniform(0.1, 3)};
         const double budget = cost[2] * rng.uniform(3, 500);
         const AllocationOptions options{.min_samples = 1 + Index(trial % 3)};
@@ -134,8 +134,9 @@ TEST_CASE("plan_allocation prefers fewer levels within min_gain", "[allocation]"
     INFO(cautious.describe());
     CHECK_FALSE(cautious.multilevel());
     CHECK(contains(cautious.reasons, "no multilevel plan beats it by min_gain"));
-    CHECK(contains(cautious.reasons, "level 0 dropped: the best plan keeping it, {0, 1}, predicts "
-                                     "only 0.95"));
+    CHECK(contains(cautious.reasons,
+                   "level 0 dropped: the best plan keeping it, {0, 1}, predicts "
+                   "only 0.95"));
 }
 
 TEST_CASE("plan_allocation skips plans whose merged coupling is unknown", "[allocation]") {

@@ -9,10 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "mlsbi/distributions/box_uniform.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
-#include "mlsbi/flows/diagonal_gaussian.hpp"
-#include "mlsbi/rng/normal.hpp"
+#include "coupled_levels.hpp"
 #include "mlsbi/simulators/function_level.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
@@ -24,30 +21,15 @@ using losses::Task;
 
 namespace {
 
-using Estimator = flows::ConditionalEstimator<flows::DiagonalGaussian<double>>;
+using Estimator = testing_support::GaussianEstimator;
+using testing_support::cheap_level;
+using testing_support::fine_level;
+using testing_support::middle_level;
+using testing_support::uncoupled_level;
 
-Estimator make_estimator() {
-    flows::DiagonalGaussian<double>::Options o;
-    o.input_dim = 1;
-    o.context_dim = 1;
-    o.hidden = {16};
-    o.activation = nn::Activation::tanh;
-    return Estimator(o, 4);
-}
+Estimator make_estimator() { return testing_support::make_gaussian_estimator(4); }
 
-void fine(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-    x(0) = theta(0) + 0.5 * standard_normal(rng);
-}
-void cheap(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-    x(0) = 0.9 * theta(0) + 0.5 * standard_normal(rng);
-}
-// Broken: another stream of the same seed, so the pair shares theta but not its noise.
-void uncoupled(const ConstVectorRef<double>& theta, std::uint64_t seed, VectorRef<double> x) {
-    RandomStream rng(seed, 7);
-    x(0) = 0.9 * theta(0) + 0.5 * standard_normal(rng);
-}
-
-const distributions::BoxUniform prior({-1.0}, {1.0});
+const distributions::BoxUniform& prior = testing_support::unit_prior();
 
 bool any_contains(const std::vector<std::string>& lines, const std::string& text) {
     for (const auto& line : lines)
@@ -65,8 +47,8 @@ training::CouplingReport trained_report(const Model& model, training::GradientMo
     options.training.max_epochs = 150;
     options.training.adam.learning_rate = 1e-2;
     options.training.progress = false;
-    const auto summary = training::train_mlmc(estimator, data, Task::nle, options,
-                                              monitor.callbacks());
+    const auto summary =
+        training::train_mlmc(estimator, data, Task::nle, options, monitor.callbacks());
     REQUIRE(summary.epochs == 150);
     return training::coupling_report(estimator, data, Task::nle, &monitor);
 }
@@ -76,14 +58,14 @@ training::CouplingReport trained_report(const Model& model, training::GradientMo
 TEST_CASE("coupling_report warns about a broken coupling and not about a good one",
           "[coupling_report]") {
     training::GradientMonitor good_monitor, bad_monitor;
-    const auto good = trained_report(
-        simulators::MultilevelSimulator(simulators::make_level(1, cheap),
-                                        simulators::make_level(1, fine)),
-        good_monitor);
-    const auto bad = trained_report(
-        simulators::MultilevelSimulator(simulators::make_level(1, uncoupled),
-                                        simulators::make_level(1, fine)),
-        bad_monitor);
+    const auto good =
+        trained_report(simulators::MultilevelSimulator(simulators::make_level(1, cheap_level),
+                                                       simulators::make_level(1, fine_level)),
+                       good_monitor);
+    const auto bad =
+        trained_report(simulators::MultilevelSimulator(simulators::make_level(1, uncoupled_level),
+                                                       simulators::make_level(1, fine_level)),
+                       bad_monitor);
     INFO("good:\n" << good.table() << "bad:\n" << bad.table());
     REQUIRE(good.levels.size() == 2);
     REQUIRE(bad.levels.size() == 2);
@@ -117,8 +99,8 @@ TEST_CASE("coupling_report measures x differences and summarises the steps exact
     simulators::MultilevelDataset data;
     const Index n = 40;
     simulators::LevelData base{Matrix<double>(1, n), Matrix<double>(1, n), {}, {}};
-    simulators::LevelData pair{Matrix<double>(1, n), Matrix<double>(1, n), Matrix<double>(1, n),
-                               {}};
+    simulators::LevelData pair{
+        Matrix<double>(1, n), Matrix<double>(1, n), Matrix<double>(1, n), {}};
     for (Index i = 0; i < n; ++i) {
         base.theta(0, i) = pair.theta(0, i) = -1 + 2.0 * double(i) / double(n - 1);
         base.x_fine(0, i) = std::sin(double(i));
@@ -143,8 +125,8 @@ TEST_CASE("coupling_report measures x differences and summarises the steps exact
 
     training::CouplingReportOptions options;
     options.cost = {1.0, 5.0};
-    const auto report = training::coupling_report(make_estimator(), data, Task::nle, &monitor,
-                                                  options);
+    const auto report =
+        training::coupling_report(make_estimator(), data, Task::nle, &monitor, options);
     INFO(report.table());
     CHECK(report.levels[1].mean_difference == Approx(0.1));
     CHECK(report.levels[1].rms_difference == Approx(std::sqrt(0.05)));
@@ -179,9 +161,9 @@ TEST_CASE("coupling_report measures x differences and summarises the steps exact
     CHECK(found);
     std::remove(path.c_str());
 
-    CHECK_THROWS_WITH(training::coupling_report(make_estimator(), data, Task::nle, nullptr,
-                                                {.cost = {1.0}}),
-                      Catch::StartsWith("coupling_report: options.cost has 1 entries for 2"));
+    CHECK_THROWS_WITH(
+        training::coupling_report(make_estimator(), data, Task::nle, nullptr, {.cost = {1.0}}),
+        Catch::StartsWith("coupling_report: options.cost has 1 entries for 2"));
     CHECK_THROWS_WITH(training::coupling_report(make_estimator(), data, Task::nle, nullptr,
                                                 {.projection_rate_warning = 2}),
                       Catch::StartsWith("CouplingReportOptions: projection_rate_warning"));

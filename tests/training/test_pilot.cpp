@@ -8,10 +8,7 @@
 #include <cmath>
 #include <limits>
 
-#include "mlsbi/distributions/box_uniform.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
-#include "mlsbi/flows/diagonal_gaussian.hpp"
-#include "mlsbi/rng/normal.hpp"
+#include "coupled_levels.hpp"
 #include "mlsbi/simulators/function_level.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
@@ -22,35 +19,15 @@ using losses::Task;
 
 namespace {
 
-using Estimator = flows::ConditionalEstimator<flows::DiagonalGaussian<double>>;
+using Estimator = testing_support::GaussianEstimator;
+using testing_support::cheap_level;
+using testing_support::fine_level;
+using testing_support::middle_level;
+using testing_support::uncoupled_level;
 
-Estimator make_estimator() {
-    flows::DiagonalGaussian<double>::Options o;
-    o.input_dim = 1;
-    o.context_dim = 1;
-    o.hidden = {16};
-    o.activation = nn::Activation::tanh;
-    return Estimator(o, 3);
-}
+Estimator make_estimator() { return testing_support::make_gaussian_estimator(3); }
 
-// x = theta + 0.5 z with z from the sample's seed; the cheap level has a slightly wrong map.
-void fine(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-    x(0) = theta(0) + 0.5 * standard_normal(rng);
-}
-void middle(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-    const double z = standard_normal(rng);
-    x(0) = theta(0) + 0.5 * z + 0.02 * z * z;
-}
-void cheap(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-    x(0) = 0.9 * theta(0) + 0.5 * standard_normal(rng);
-}
-// Broken coupling: the cheap level draws its noise from another stream of the same seed.
-void uncoupled(const ConstVectorRef<double>& theta, std::uint64_t seed, VectorRef<double> x) {
-    RandomStream rng(seed, 7);
-    x(0) = 0.9 * theta(0) + 0.5 * standard_normal(rng);
-}
-
-const distributions::BoxUniform prior({-1.0}, {1.0});
+const distributions::BoxUniform& prior = testing_support::unit_prior();
 
 training::PilotOptions quick_pilot(Index n = 64) {
     training::PilotOptions o;
@@ -64,10 +41,11 @@ training::PilotOptions quick_pilot(Index n = 64) {
 }  // namespace
 
 TEST_CASE("run_pilot reads the nominal costs and measures the couplings", "[pilot]") {
-    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap, 1.0),
-                                                       simulators::make_level(1, middle, 4.0),
-                                                       simulators::make_level(1, fine, 16.0));
-    const auto pilot = training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot());
+    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap_level, 1.0),
+                                                       simulators::make_level(1, middle_level, 4.0),
+                                                       simulators::make_level(1, fine_level, 16.0));
+    const auto pilot =
+        training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot());
     CHECK(pilot.cost_source == training::CostSource::nominal);
     CHECK(pilot.statistics.cost == std::vector<double>{1.0, 4.0, 16.0});
     // Stream l runs levels 0..l: 64 (1) + 64 (1 + 4) + 64 (1 + 4 + 16).
@@ -91,23 +69,22 @@ TEST_CASE("run_pilot reads the nominal costs and measures the couplings", "[pilo
     const auto measured = training::run_pilot(model, prior, make_estimator(), Task::nle, options);
     CHECK(measured.cost_source == training::CostSource::measured);
     CHECK(measured.statistics.cost == measured.seconds_per_simulation);
-    const auto undeclared = simulators::MultilevelSimulator(simulators::make_level(1, cheap),
-                                                            simulators::make_level(1, fine, 16.0));
+    const auto undeclared = simulators::MultilevelSimulator(
+        simulators::make_level(1, cheap_level), simulators::make_level(1, fine_level, 16.0));
     CHECK(training::run_pilot(undeclared, prior, make_estimator(), Task::nle, quick_pilot(8))
               .cost_source == training::CostSource::measured);
     options.cost = training::CostSource::nominal;
-    CHECK_THROWS_WITH(
-        training::run_pilot(undeclared, prior, make_estimator(), Task::nle, options),
-        Catch::StartsWith("run_pilot: level 0 declares no nominal cost"));
+    CHECK_THROWS_WITH(training::run_pilot(undeclared, prior, make_estimator(), Task::nle, options),
+                      Catch::StartsWith("run_pilot: level 0 declares no nominal cost"));
     CHECK_THROWS_WITH(
         training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot(2)),
         Catch::StartsWith("PilotOptions: samples_per_level must be >= 4"));
 }
 
 TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
-    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap, 1.0),
-                                                       simulators::make_level(1, middle, 4.0),
-                                                       simulators::make_level(1, fine, 16.0));
+    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap_level, 1.0),
+                                                       simulators::make_level(1, middle_level, 4.0),
+                                                       simulators::make_level(1, fine_level, 16.0));
     const auto pilot =
         training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot(16));
 
@@ -150,22 +127,23 @@ TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
 }
 
 TEST_CASE("plan_and_generate chooses plain MC for an uncoupled cheap level", "[pilot]") {
-    const auto coupled = simulators::MultilevelSimulator(simulators::make_level(1, cheap, 1.0),
-                                                         simulators::make_level(1, fine, 10.0));
-    const auto broken = simulators::MultilevelSimulator(simulators::make_level(1, uncoupled, 1.0),
-                                                        simulators::make_level(1, fine, 10.0));
+    const auto coupled = simulators::MultilevelSimulator(
+        simulators::make_level(1, cheap_level, 1.0), simulators::make_level(1, fine_level, 10.0));
+    const auto broken =
+        simulators::MultilevelSimulator(simulators::make_level(1, uncoupled_level, 1.0),
+                                        simulators::make_level(1, fine_level, 10.0));
     training::PlanningOptions options{.pilot = quick_pilot()};
     const double budget = 20000;
-    const auto bad = training::plan_and_generate(broken, prior, make_estimator(), Task::nle,
-                                                 budget, options);
+    const auto bad =
+        training::plan_and_generate(broken, prior, make_estimator(), Task::nle, budget, options);
     INFO(bad.plan.describe());
     CHECK_FALSE(bad.plan.multilevel());
     REQUIRE(bad.dataset.level_count() == 1);
     CHECK(bad.dataset.levels[0].x_coarse.size() == 0);
     CHECK(bad.spent <= budget);
 
-    const auto good = training::plan_and_generate(coupled, prior, make_estimator(), Task::nle,
-                                                  budget, options);
+    const auto good =
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, budget, options);
     INFO(good.plan.describe());
     CHECK(good.plan.multilevel());
     CHECK(good.plan.variance_reduction > 1.5);
@@ -181,7 +159,7 @@ TEST_CASE("plan_and_generate chooses plain MC for an uncoupled cheap level", "[p
 
     // Stream 0: 64 x 1; stream 1: 64 x (1 + 10).
     CHECK(good.pilot.total_cost == Approx(768));
-    CHECK_THROWS_WITH(training::plan_and_generate(coupled, prior, make_estimator(), Task::nle,
-                                                  700, options),
-                      Catch::StartsWith("plan_and_generate: the pilot alone cost 768"));
+    CHECK_THROWS_WITH(
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, 700, options),
+        Catch::StartsWith("plan_and_generate: the pilot alone cost 768"));
 }

@@ -80,9 +80,8 @@ struct PilotStatistics {
         for (std::size_t l = 0; l < cost.size(); ++l) {
             require(std::isfinite(cost[l]) && cost[l] > 0, caller, ": level ", l, " has cost ",
                     cost[l], " (a simulation cost must be positive and finite)");
-            require(std::isfinite(level_variance[l]) && level_variance[l] >= 0, caller,
-                    ": level ", l, " has level_variance ", level_variance[l],
-                    " (must be finite and >= 0)");
+            require(std::isfinite(level_variance[l]) && level_variance[l] >= 0, caller, ": level ",
+                    l, " has level_variance ", level_variance[l], " (must be finite and >= 0)");
         }
         for (Index l = 1; l < levels; ++l)
             for (Index j = 0; j < l; ++j) {
@@ -107,8 +106,7 @@ struct AllocationOptions {
 
     /// \throws std::invalid_argument naming the field.
     void validate() const {
-        require(min_samples >= 1, "AllocationOptions: min_samples must be >= 1, got ",
-                min_samples);
+        require(min_samples >= 1, "AllocationOptions: min_samples must be >= 1, got ", min_samples);
         require(std::isfinite(min_gain) && min_gain >= 1,
                 "AllocationOptions: min_gain must be finite and >= 1, got ", min_gain);
     }
@@ -119,11 +117,11 @@ struct PlanLevel {
     std::size_t level = 0;  ///< index l of G_l in the simulator
     /// Index of the level it is paired with (the kept level below), or -1 at the base.
     long coarse_level = -1;
-    double variance = 0;       ///< V: Var[f_l] at the base, Var[f_l - f_coarse] above
-    double level_variance = 0; ///< Var[f_l]
-    double cost = 0;           ///< c: cost of one sample (C_l, or C_l + C_coarse for a pair)
-    double ideal_samples = 0;  ///< the continuous optimum B sqrt(V / c) / sum sqrt(V c)
-    Index samples = 0;         ///< n: ideal_samples rounded down, at least min_samples
+    double variance = 0;        ///< V: Var[f_l] at the base, Var[f_l - f_coarse] above
+    double level_variance = 0;  ///< Var[f_l]
+    double cost = 0;            ///< c: cost of one sample (C_l, or C_l + C_coarse for a pair)
+    double ideal_samples = 0;   ///< the continuous optimum B sqrt(V / c) / sum sqrt(V c)
+    Index samples = 0;          ///< n: ideal_samples rounded down, at least min_samples
 };
 
 /// One subset of levels the allocator evaluated.
@@ -131,8 +129,8 @@ struct PlanCandidate {
     std::vector<std::size_t> levels;  ///< kept levels, ascending; the last is L
     bool feasible = false;            ///< every coupling known and min_samples affordable
     double predicted_variance = std::numeric_limits<double>::infinity();  ///< sum V / n
-    double total_cost = 0;            ///< sum n c
-    std::string note;                 ///< why it is infeasible (empty otherwise)
+    double total_cost = 0;                                                ///< sum n c
+    std::string note;  ///< why it is infeasible (empty otherwise)
 };
 
 /// The allocator's answer: which levels, how many samples each, what it predicts, and why.
@@ -280,8 +278,8 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
     }
     const std::size_t levels = statistics.level_count();
     const std::size_t top = levels - 1;
-    require(std::isfinite(budget) && budget > 0, caller, ": budget must be positive and finite, got ",
-            budget);
+    require(std::isfinite(budget) && budget > 0, caller,
+            ": budget must be positive and finite, got ", budget);
     require(levels <= 17, caller, ": at most 17 levels (2^16 subsets), got ", levels);
     const double top_cost = statistics.cost[top];
     require(budget >= static_cast<double>(options.min_samples) * top_cost, caller, ": budget ",
@@ -344,10 +342,10 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
     using detail::format_number;
     auto& r = plan.reasons;
     const auto& mc = plan.candidates[0];  // mask 0 = {L}
-    r.push_back(message("plain MC on level ", top, ": n = ", plan.mc_samples,
-                        " at cost ", format_number(top_cost), ", predicted variance ",
-                        format_number(mc.predicted_variance), " (Var[f_", top, "] = ",
-                        format_number(statistics.level_variance[top]), ")"));
+    r.push_back(message("plain MC on level ", top, ": n = ", plan.mc_samples, " at cost ",
+                        format_number(top_cost), ", predicted variance ",
+                        format_number(mc.predicted_variance), " (Var[f_", top,
+                        "] = ", format_number(statistics.level_variance[top]), ")"));
     for (std::size_t l = 1; l < levels; ++l)
         for (std::size_t j = 0; j < l; ++j) {
             const double v =
@@ -357,25 +355,27 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
                                      ? v / statistics.level_variance[l]
                                      : std::numeric_limits<double>::quiet_NaN();
             r.push_back(message("coupling of levels ", j, " and ", l, ": Var[f_", l, " - f_", j,
-                                "] = ", format_number(v), " = ", format_number(ratio),
-                                " x Var[f_", l, "] (pair cost ",
+                                "] = ", format_number(v), " = ", format_number(ratio), " x Var[f_",
+                                l, "] (pair cost ",
                                 format_number(statistics.cost[l] + statistics.cost[j]), ")"));
         }
     for (const auto& l : plan.levels) {
         std::string line;
         if (l.coarse_level < 0) {
-            line = message("level ", l.level, " (base): V = Var[f_", l.level, "] = ",
-                           format_number(l.variance), ", c = ", format_number(l.cost));
+            line = message("level ", l.level, " (base): V = Var[f_", l.level,
+                           "] = ", format_number(l.variance), ", c = ", format_number(l.cost));
         } else {
-            line = message("level ", l.level, " paired with level ", l.coarse_level, ": V = Var[f_",
-                           l.level, " - f_", l.coarse_level, "] = ", format_number(l.variance), " (",
-                           format_number(l.level_variance > 0 ? l.variance / l.level_variance
-                                                              : std::numeric_limits<double>::quiet_NaN()),
-                           " x Var[f_", l.level, "]");
+            line = message(
+                "level ", l.level, " paired with level ", l.coarse_level, ": V = Var[f_", l.level,
+                " - f_", l.coarse_level, "] = ", format_number(l.variance), " (",
+                format_number(l.level_variance > 0 ? l.variance / l.level_variance
+                                                   : std::numeric_limits<double>::quiet_NaN()),
+                " x Var[f_", l.level, "]");
             if (statistics.correlation.size() > 0)
-                line += message(", correlation ",
-                                format_number(statistics.correlation(
-                                    static_cast<Index>(l.coarse_level), static_cast<Index>(l.level))));
+                line +=
+                    message(", correlation ",
+                            format_number(statistics.correlation(static_cast<Index>(l.coarse_level),
+                                                                 static_cast<Index>(l.level))));
             line += message("), c = ", format_number(l.cost));
         }
         line += message(", n = ", l.samples, " (optimum ", format_number(l.ideal_samples), ")");
@@ -398,15 +398,19 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
         const auto& w = plan.candidates[with];
         const double ratio = w.predicted_variance / plan.predicted_variance;
         if (ratio >= 1)
-            r.push_back(message("level ", j, " dropped: its correction does not pay for itself; "
-                                "the best plan keeping it, ", detail::format_levels(w.levels),
-                                ", predicts ", format_number(w.predicted_variance), " = ",
-                                format_number(ratio), " x the chosen plan's variance"));
+            r.push_back(message("level ", j,
+                                " dropped: its correction does not pay for itself; "
+                                "the best plan keeping it, ",
+                                detail::format_levels(w.levels), ", predicts ",
+                                format_number(w.predicted_variance), " = ", format_number(ratio),
+                                " x the chosen plan's variance"));
         else
             r.push_back(message("level ", j, " dropped: the best plan keeping it, ",
                                 detail::format_levels(w.levels), ", predicts only ",
-                                format_number(ratio), " x the chosen plan's variance; an extra "
-                                "level must gain a factor min_gain = ", options.min_gain));
+                                format_number(ratio),
+                                " x the chosen plan's variance; an extra "
+                                "level must gain a factor min_gain = ",
+                                options.min_gain));
     }
     if (plan.multilevel()) {
         std::string counts;
@@ -414,13 +418,11 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
             if (!counts.empty()) counts += "/";
             counts += std::to_string(l.samples);
         }
-        r.push_back(message("chosen: levels ", detail::format_levels(choice.levels), ", n = ",
-                            counts,
-                            ", cost ", format_number(plan.total_cost), " of ",
-                            format_number(budget), ", predicted variance ",
-                            format_number(plan.predicted_variance), ": ",
-                            format_number(plan.variance_reduction),
-                            " x below plain MC on level ", top));
+        r.push_back(
+            message("chosen: levels ", detail::format_levels(choice.levels), ", n = ", counts,
+                    ", cost ", format_number(plan.total_cost), " of ", format_number(budget),
+                    ", predicted variance ", format_number(plan.predicted_variance), ": ",
+                    format_number(plan.variance_reduction), " x below plain MC on level ", top));
     } else {
         const PlanCandidate* best_ml = nullptr;
         for (std::size_t c = 1; c < subsets; ++c)

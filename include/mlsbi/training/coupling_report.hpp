@@ -56,8 +56,10 @@ struct CouplingReportOptions {
     void validate() const {
         require(variance_ratio_warning > 0,
                 "CouplingReportOptions: variance_ratio_warning must be > 0");
-        require(correlation_warning <= 1, "CouplingReportOptions: correlation_warning must be <= 1");
-        require(relative_rms_warning > 0, "CouplingReportOptions: relative_rms_warning must be > 0");
+        require(correlation_warning <= 1,
+                "CouplingReportOptions: correlation_warning must be <= 1");
+        require(relative_rms_warning > 0,
+                "CouplingReportOptions: relative_rms_warning must be > 0");
         require(projection_rate_warning >= 0 && projection_rate_warning <= 1,
                 "CouplingReportOptions: projection_rate_warning must be in [0, 1]");
         require(cosine_warning >= -1 && cosine_warning <= 1,
@@ -68,11 +70,11 @@ struct CouplingReportOptions {
 /// Coupling of one level at the current network. Level 0 has no pair: its pair fields are NaN.
 struct LevelCoupling {
     Index level = 0;
-    Index size = 0;                ///< n_l
-    double level_variance = 0;     ///< Var[f_l] on level l's x_l
+    Index size = 0;             ///< n_l
+    double level_variance = 0;  ///< Var[f_l] on level l's x_l
     double correction_variance = std::numeric_limits<double>::quiet_NaN();  ///< Var[f_l - f_{l-1}]
-    double variance_ratio = std::numeric_limits<double>::quiet_NaN();  ///< the ratio of the two
-    double correlation = std::numeric_limits<double>::quiet_NaN();     ///< corr(f_l, f_{l-1})
+    double variance_ratio = std::numeric_limits<double>::quiet_NaN();   ///< the ratio of the two
+    double correlation = std::numeric_limits<double>::quiet_NaN();      ///< corr(f_l, f_{l-1})
     double mean_difference = std::numeric_limits<double>::quiet_NaN();  ///< mean of x_l - x_{l-1}
                                                                         ///< over samples and rows
     double rms_difference = std::numeric_limits<double>::quiet_NaN();   ///< its root mean square
@@ -84,13 +86,13 @@ struct LevelCoupling {
 /// Gradient statistics over a training run (from the trainer's StepReport).
 struct GradientCoupling {
     long steps = 0;
-    double projection_rate = 0;     ///< fraction of steps where the projection was applied
-    double conflict_rate = 0;       ///< fraction of steps with <g_0, g_c> < 0
-    double mean_cosine = 0;         ///< mean cos(g_0, g_c)
-    double late_projection_rate = 0;  ///< projection rate over the last quarter of the steps
-    double late_mean_cosine = 0;      ///< mean cosine over the last quarter
-    double mean_norm_base = 0;        ///< mean ||g_0||
-    double mean_norm_correction = 0;  ///< mean ||g_c|| (after rescaling)
+    double projection_rate = 0;           ///< fraction of steps where the projection was applied
+    double conflict_rate = 0;             ///< fraction of steps with <g_0, g_c> < 0
+    double mean_cosine = 0;               ///< mean cos(g_0, g_c)
+    double late_projection_rate = 0;      ///< projection rate over the last quarter of the steps
+    double late_mean_cosine = 0;          ///< mean cosine over the last quarter
+    double mean_norm_base = 0;            ///< mean ||g_0||
+    double mean_norm_correction = 0;      ///< mean ||g_c|| (after rescaling)
     std::vector<double> mean_norm_plus;   ///< mean ||g_l^+||, index l - 1
     std::vector<double> mean_norm_minus;  ///< mean ||g_l^-|| before rescaling, index l - 1
 };
@@ -180,16 +182,16 @@ struct CouplingReport {
     [[nodiscard]] std::string table() const {
         std::string out;
         char line[256];
-        std::snprintf(line, sizeof line, "%5s %7s %10s %10s %8s %8s %10s %10s %8s %10s\n",
-                      "level", "n", "Var f_l", "Var corr", "ratio", "corr", "mean dx", "rms dx",
-                      "rel rms", "cost");
+        std::snprintf(line, sizeof line, "%5s %7s %10s %10s %8s %8s %10s %10s %8s %10s\n", "level",
+                      "n", "Var f_l", "Var corr", "ratio", "corr", "mean dx", "rms dx", "rel rms",
+                      "cost");
         out += line;
         for (const auto& l : levels) {
             std::snprintf(line, sizeof line,
                           "%5ld %7ld %10.4g %10.4g %8.3g %8.3g %10.3g %10.3g %8.3g %10.3g\n",
                           static_cast<long>(l.level), static_cast<long>(l.size), l.level_variance,
-                          l.correction_variance, l.variance_ratio, l.correlation,
-                          l.mean_difference, l.rms_difference, l.relative_rms, l.cost);
+                          l.correction_variance, l.variance_ratio, l.correlation, l.mean_difference,
+                          l.rms_difference, l.relative_rms, l.cost);
             out += line;
         }
         if (gradients) {
@@ -257,9 +259,11 @@ struct CouplingReport {
     /// Writes csv() to `path`. \throws std::runtime_error if the file cannot be written.
     void write_csv(const std::string& path) const {
         std::ofstream file(path);
-        if (!file) throw std::runtime_error(message("CouplingReport::write_csv: cannot open ", path));
+        if (!file)
+            throw std::runtime_error(message("CouplingReport::write_csv: cannot open ", path));
         file << csv();
-        if (!file) throw std::runtime_error(message("CouplingReport::write_csv: cannot write ", path));
+        if (!file)
+            throw std::runtime_error(message("CouplingReport::write_csv: cannot write ", path));
     }
 };
 
@@ -277,8 +281,8 @@ template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
     options.validate();
     const std::size_t level_count = data.levels.size();
     require(options.cost.empty() || options.cost.size() == level_count,
-            "coupling_report: options.cost has ", options.cost.size(), " entries for ",
-            level_count, " levels");
+            "coupling_report: options.cost has ", options.cost.size(), " entries for ", level_count,
+            " levels");
     losses::MlmcLoss<Estimator> loss(estimator, data, task);
     const auto diagnostics = loss.level_diagnostics(estimator);
 
@@ -324,10 +328,10 @@ template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
                     "level ", l, ": correlation of the paired losses is ", c.correlation,
                     " (threshold ", options.correlation_warning, "); the pair is weakly coupled"));
             if (c.relative_rms > options.relative_rms_warning)
-                report.warnings.push_back(message(
-                    "level ", l, ": RMS(x_", l, " - x_", l - 1, ") is ", c.relative_rms,
-                    " x the spread of x_", l, " (threshold ", options.relative_rms_warning,
-                    "); the levels differ by more than the data vary"));
+                report.warnings.push_back(
+                    message("level ", l, ": RMS(x_", l, " - x_", l - 1, ") is ", c.relative_rms,
+                            " x the spread of x_", l, " (threshold ", options.relative_rms_warning,
+                            "); the levels differ by more than the data vary"));
         }
         report.levels.push_back(c);
     }
@@ -340,9 +344,9 @@ template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
                 "% of ", g.steps, " steps (threshold ", options.projection_rate_warning,
                 "); the base and correction gradients conflict"));
         if (g.steps > 0 && g.mean_cosine < options.cosine_warning)
-            report.warnings.push_back(message(
-                "training: mean cos(g_0, g_c) is ", g.mean_cosine, " (threshold ",
-                options.cosine_warning, "); the corrections pull against the base term"));
+            report.warnings.push_back(message("training: mean cos(g_0, g_c) is ", g.mean_cosine,
+                                              " (threshold ", options.cosine_warning,
+                                              "); the corrections pull against the base term"));
     }
     return report;
 }

@@ -58,10 +58,8 @@ struct PilotOptions {
     PilotTraining train_on = PilotTraining::pooled;
     /// The brief training: 200 full-batch epochs of Adam at learning rate 1e-3, MC loss, no
     /// gradient adjustment (one term). The z-scoring is fitted on stream L's top-level data.
-    TrainingOptions training{.max_epochs = 200,
-                             .adam = {.learning_rate = 1e-3},
-                             .progress = false,
-                             .label = "pilot"};
+    TrainingOptions training{
+        .max_epochs = 200, .adam = {.learning_rate = 1e-3}, .progress = false, .label = "pilot"};
     losses::LossOptions loss{};
     int threads = 0;  ///< OpenMP threads of the pilot's simulations; 0 = OpenMP default
 
@@ -78,25 +76,25 @@ struct PilotOptions {
 /// The pilot's simulations of one stream l: the first n_pilot (theta, seed) of level l's seed
 /// stream, run at every level j <= l.
 struct PilotStream {
-    Matrix<double> theta;                ///< p x n_pilot
-    std::vector<std::uint64_t> seeds;    ///< simulator seed of each column
-    std::vector<Matrix<double>> x;       ///< x[j] = G_j(theta, seed), d x n_pilot, j = 0..l
+    Matrix<double> theta;              ///< p x n_pilot
+    std::vector<std::uint64_t> seeds;  ///< simulator seed of each column
+    std::vector<Matrix<double>> x;     ///< x[j] = G_j(theta, seed), d x n_pilot, j = 0..l
 };
 
 /// What the pilot measured.
 struct Pilot {
-    std::uint64_t seed = 0;           ///< master seed
-    Index samples_per_level = 0;      ///< n_pilot
-    std::vector<PilotStream> streams; ///< streams[l], l = 0..L
-    std::vector<double> seconds_per_simulation;  ///< measured wall time of one run of G_l
+    std::uint64_t seed = 0;                           ///< master seed
+    Index samples_per_level = 0;                      ///< n_pilot
+    std::vector<PilotStream> streams;                 ///< streams[l], l = 0..L
+    std::vector<double> seconds_per_simulation;       ///< measured wall time of one run of G_l
     std::vector<std::optional<double>> nominal_cost;  ///< what each level declares
-    CostSource cost_source = CostSource::measured;    ///< the source actually used (never automatic)
-    PilotStatistics statistics;       ///< the costs used and the variances at the pilot network
+    CostSource cost_source = CostSource::measured;  ///< the source actually used (never automatic)
+    PilotStatistics statistics;  ///< the costs used and the variances at the pilot network
     std::vector<losses::LevelDiagnostics> couplings;  ///< MlmcLoss::level_diagnostics: entry 0
                                                       ///< is stream 0, then pair (j, l) for
                                                       ///< l = 1..L, j = 0..l-1, in that order
-    TrainingSummary training;         ///< the brief training
-    double total_cost = 0;            ///< cost of all pilot simulations, in the cost units
+    TrainingSummary training;                         ///< the brief training
+    double total_cost = 0;  ///< cost of all pilot simulations, in the cost units
 
     /// L + 1.
     [[nodiscard]] std::size_t level_count() const { return streams.size(); }
@@ -183,7 +181,8 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         }
     }
     for (std::size_t l = 0; l < levels; ++l)
-        for (std::size_t j = 0; j <= l; ++j) pilot.total_cost += static_cast<double>(n) * stats.cost[j];
+        for (std::size_t j = 0; j <= l; ++j)
+            pilot.total_cost += static_cast<double>(n) * stats.cost[j];
 
     // Brief training on the chosen pilot data; z-scoring from the top level.
     const PilotStream& top = pilot.streams[levels - 1];
@@ -250,8 +249,8 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
 [[nodiscard]] inline double added_cost(const Plan& plan, const Pilot& pilot) {
     double cost = 0;
     for (const auto& l : plan.levels)
-        cost += static_cast<double>(std::max<Index>(0, l.samples - pilot.samples_per_level)) *
-                l.cost;
+        cost +=
+            static_cast<double>(std::max<Index>(0, l.samples - pilot.samples_per_level)) * l.cost;
     return cost;
 }
 
@@ -355,8 +354,7 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
           losses::TrainableEstimator Estimator>
 [[nodiscard]] PlannedDataset plan_and_generate(const Multilevel& model, const P& prior,
                                                const Estimator& estimator, losses::Task task,
-                                               double budget,
-                                               const PlanningOptions& options = {}) {
+                                               double budget, const PlanningOptions& options = {}) {
     const char* caller = "plan_and_generate";
     options.validate();
     require(std::isfinite(budget) && budget > 0, caller, ": budget must be positive, got ", budget);
@@ -402,14 +400,15 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
     plan.variance_reduction = plan.mc_variance / plan.predicted_variance;
     out.spent = spent(plan);
     plan.reasons.push_back(message(
-        "budget ", detail::format_number(budget), ": pilot ", detail::format_number(pilot.total_cost),
-        " (", pilot.samples_per_level, " per level, ",
+        "budget ", detail::format_number(budget), ": pilot ",
+        detail::format_number(pilot.total_cost), " (", pilot.samples_per_level, " per level, ",
         detail::format_number(100 * reused / pilot.total_cost), "% reused in the dataset), added ",
         detail::format_number(out.spent - pilot.total_cost), ", spent ",
         detail::format_number(out.spent), "; costs ",
         pilot.cost_source == CostSource::nominal ? "nominal" : "measured (wall seconds)"));
     plan.reasons.push_back(message(
-        "dataset: n = ", [&] {
+        "dataset: n = ",
+        [&] {
             std::string s;
             for (const auto& l : plan.levels) {
                 if (!s.empty()) s += "/";
