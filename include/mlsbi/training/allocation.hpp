@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
