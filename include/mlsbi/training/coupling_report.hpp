@@ -121,7 +121,8 @@ public:
         }
     }
 
-    /// Callbacks that record every step, then call `chained` (optional).
+    /// Callbacks that record every step, then call `chained` (optional). They refer to this
+    /// monitor, which must outlive the training run and stay where it is (no move).
     [[nodiscard]] TrainingCallbacks callbacks(TrainingCallbacks chained = {}) {
         TrainingCallbacks out = chained;
         out.on_step = [this, next = std::move(chained.on_step)](const StepReport& step) {
