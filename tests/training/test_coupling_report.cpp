@@ -21,11 +21,8 @@ using losses::Task;
 
 namespace {
 
-using Estimator = testing_support::GaussianEstimator;
-using testing_support::cheap_level;
-using testing_support::fine_level;
-using testing_support::middle_level;
-using testing_support::uncoupled_level;
+using namespace testing_support;  // the coupled and uncoupled test levels
+using Estimator = GaussianEstimator;
 
 Estimator make_estimator() { return testing_support::make_gaussian_estimator(4); }
 
