@@ -130,12 +130,14 @@ inline constexpr std::uint64_t single_level_stream = 0xFFFFFFFFULL;
 namespace detail {
 
 // Simulates one level of n samples in parallel. `fine(theta, seed, x)` always runs;
-// `coarse` runs when `with_coarse`. Every column depends only on (master, stream_level, i).
+// `coarse` runs when `with_coarse`. Column i is sample index first_index + i of the stream and
+// depends only on (master, stream_level, first_index + i), so a pilot of the first indices can
+// later be extended without repeating it (training/pilot.hpp).
 template <distributions::Prior P, class Fine, class Coarse>
 LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level, Index n,
                          Index d, bool with_coarse, std::uint64_t master, const P& prior,
                          NonFinitePolicy policy, int threads, const Fine& fine,
-                         const Coarse& coarse, LevelReport& report) {
+                         const Coarse& coarse, LevelReport& report, Index first_index = 0) {
     const Index p = prior.dim();
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
     LevelData data;
@@ -155,7 +157,7 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
     (void)threads;
 #endif
     for (Index i = 0; i < n; ++i) {
-        const auto index = static_cast<std::uint64_t>(i);
+        const auto index = static_cast<std::uint64_t>(first_index + i);
         const char* stage = "the prior";
         try {
             RandomStream theta_rng(derive_seed(master, stream_level, index, theta_tag));

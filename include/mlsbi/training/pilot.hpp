@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// \brief Pilot -> plan -> dataset: measure costs and loss variances on a small seed-matched
+/// pilot at a briefly trained network, plan the allocation for a budget (allocation.hpp), and
+/// generate the planned dataset, reusing the pilot's simulations.
+///
+/// Reuse. Sample i of stream l (theta, seed) = derive_seed(master, l, i, tag), exactly as in
+/// simulators::generate_multilevel_dataset. The pilot runs the first n_pilot indices of every
+/// stream l, at G_l and at every cheaper level G_j (j < l) on the same (theta, seed), which is
+/// what the merged couplings of a plan that drops levels need. The planned dataset keeps levels
+/// k_0 < ... < k_m: its level i is stream k_i, with x_fine = G_{k_i} and x_coarse = G_{k_{i-1}}.
+/// Its first n_pilot columns are copied from the pilot and only indices n_pilot, n_pilot + 1, ...
+/// are simulated, so when every level is kept it is bit-identical to generate_multilevel_dataset
+/// with the same master seed and n_l.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/types.hpp"
+#include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/losses/loss_terms.hpp"
+#include "mlsbi/losses/mc_loss.hpp"
+#include "mlsbi/losses/mlmc_loss.hpp"
+#include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/simulators/multilevel_simulator.hpp"
+#include "mlsbi/training/allocation.hpp"
+#include "mlsbi/training/trainer.hpp"
+
+namespace mlsbi::training {
+
+/// Where the per-simulation costs C_l come from.
+enum class CostSource {
+    automatic,  ///< the levels' nominal costs when every level declares one (make_level's cost
+                ///< argument), else the measured wall time
+    nominal,    ///< the declared nominal costs (every level must declare one)
+    measured,   ///< wall seconds per simulation measured in the pilot (at its thread count)
+};
+
+/// Which pilot data the brief training uses.
+enum class PilotTraining {
+    pooled,      ///< every stream's own level (G_l on stream l), pooled: a network near all levels
+    level_zero,  ///< stream 0 only (the cheapest level)
+    top_level,   ///< stream L only (the level we trust)
+};
+
+/// Options of run_pilot.
+struct PilotOptions {
+    Index samples_per_level = 64;  ///< n_pilot per stream, >= 4; each is reused by the dataset
+    std::uint64_t seed = 0;        ///< master seed; use the same one for the final dataset
+    CostSource cost = CostSource::automatic;
+    PilotTraining train_on = PilotTraining::pooled;
+    /// The brief training: 200 full-batch epochs of Adam at learning rate 1e-3, MC loss, no
+    /// gradient adjustment (one term). The z-scoring is fitted on stream L's top-level data.
+    TrainingOptions training{
+        .max_epochs = 200, .adam = {.learning_rate = 1e-3}, .progress = false, .label = "pilot"};
+    losses::LossOptions loss{};
+    int threads = 0;  ///< OpenMP threads of the pilot's simulations; 0 = OpenMP default
+
+    /// \throws std::invalid_argument naming the field.
+    void validate() const {
+        require(samples_per_level >= 4, "PilotOptions: samples_per_level must be >= 4, got ",
+                samples_per_level);
+        require(threads >= 0, "PilotOptions: threads must be >= 0, got ", threads);
+        training.validate();
+        loss.validate();
+    }
+};
+
+/// The pilot's simulations of one stream l: the first n_pilot (theta, seed) of level l's seed
+/// stream, run at every level j <= l.
+struct PilotStream {
+    Matrix<double> theta;              ///< p x n_pilot
+    std::vector<std::uint64_t> seeds;  ///< simulator seed of each column
+    std::vector<Matrix<double>> x;     ///< x[j] = G_j(theta, seed), d x n_pilot, j = 0..l
+};
+
+/// What the pilot measured.
+struct Pilot {
+    std::uint64_t seed = 0;                           ///< master seed
+    Index samples_per_level = 0;                      ///< n_pilot
+    std::vector<PilotStream> streams;                 ///< streams[l], l = 0..L
+    std::vector<double> seconds_per_simulation;       ///< measured wall time of one run of G_l
+    std::vector<std::optional<double>> nominal_cost;  ///< what each level declares
+    CostSource cost_source = CostSource::measured;  ///< the source actually used (never automatic)
+    PilotStatistics statistics;  ///< the costs used and the variances at the pilot network
+    std::vector<losses::LevelDiagnostics> couplings;  ///< MlmcLoss::level_diagnostics: entry 0
+                                                      ///< is stream 0, then pair (j, l) for
+                                                      ///< l = 1..L, j = 0..l-1, in that order
+    TrainingSummary training;                         ///< the brief training
+    double total_cost = 0;  ///< cost of all pilot simulations, in the cost units
+
+    /// L + 1.
+    [[nodiscard]] std::size_t level_count() const { return streams.size(); }
+};
+
+/// Runs the pilot: simulates the first `samples_per_level` indices of every stream (stream l at
+/// levels 0..l on the same theta and seed), times every level, trains a copy of `estimator`
+/// briefly, and measures Var[f_l], Var[f_l - f_j] and corr(f_j, f_l) for all j < l with
+/// MlmcLoss::level_diagnostics.
+/// \param estimator an untrained network of the kind the final training uses; taken by value
+///        (the pilot trains its own copy).
+/// \throws std::invalid_argument starting with "run_pilot:" for bad options, a prior or levels
+///         whose dimensions do not fit, or (CostSource::nominal) a level without a finite
+///         nominal cost; simulators::SimulationError when a simulation throws or returns a
+///         non-finite value (the pilot does not drop samples: dropping would desynchronise the
+///         levels of a stream).
+template <simulators::MultilevelModel Multilevel, distributions::Prior P,
+          losses::TrainableEstimator Estimator>
+[[nodiscard]] Pilot run_pilot(const Multilevel& model, const P& prior, Estimator estimator,
+                              losses::Task task, const PilotOptions& options = {}) {
+    const char* caller = "run_pilot";
+    options.validate();
+    constexpr std::size_t levels = Multilevel::levels;
+    const Index n = options.samples_per_level;
+    const Index d = model.output_dim(0);
+    require(d >= 1, caller, ": level 0 has output_dim ", d);
+    for (std::size_t l = 0; l < levels; ++l)
+        require(model.output_dim(l) == d, caller, ": level ", l, " has output_dim ",
+                model.output_dim(l), " but level 0 has ", d);
+
+    Pilot pilot;
+    pilot.seed = options.seed;
+    pilot.samples_per_level = n;
+    pilot.streams.resize(levels);
+    std::vector<double> seconds(levels, 0.0), runs(levels, 0.0);
+    for (std::size_t l = 0; l < levels; ++l) {
+        PilotStream& stream = pilot.streams[l];
+        stream.x.resize(l + 1);
+        for (std::size_t j = 0; j <= l; ++j) {
+            auto sim = [&](const ConstVectorRef<double>& theta, std::uint64_t s,
+                           VectorRef<double> x) { model.simulate(j, theta, s, x); };
+            simulators::LevelReport report;
+            simulators::LevelData data = simulators::detail::generate_level(
+                caller, l, static_cast<std::uint64_t>(l), n, d, false, options.seed, prior,
+                simulators::NonFinitePolicy::error, options.threads, sim, sim, report);
+            seconds[j] += report.seconds;
+            runs[j] += static_cast<double>(n);
+            stream.x[j] = std::move(data.x_fine);
+            if (j == l) {
+                stream.theta = std::move(data.theta);
+                stream.seeds = std::move(data.seeds);
+            }
+        }
+    }
+
+    // Costs.
+    pilot.seconds_per_simulation.resize(levels);
+    pilot.nominal_cost.resize(levels);
+    bool all_nominal = true;
+    for (std::size_t l = 0; l < levels; ++l) {
+        // A floor keeps a level too fast for the clock from costing 0.
+        pilot.seconds_per_simulation[l] = std::max(seconds[l] / runs[l], 1e-12);
+        if constexpr (requires {
+                          { model.nominal_cost(l) } -> std::same_as<std::optional<double>>;
+                      })
+            pilot.nominal_cost[l] = model.nominal_cost(l);
+        all_nominal = all_nominal && pilot.nominal_cost[l].has_value();
+    }
+    pilot.cost_source = options.cost == CostSource::automatic
+                            ? (all_nominal ? CostSource::nominal : CostSource::measured)
+                            : options.cost;
+    auto& stats = pilot.statistics;
+    stats.cost.resize(levels);
+    for (std::size_t l = 0; l < levels; ++l) {
+        if (pilot.cost_source == CostSource::nominal) {
+            require(pilot.nominal_cost[l].has_value(), caller, ": level ", l,
+                    " declares no nominal cost (pass cost to make_level, or use "
+                    "CostSource::measured)");
+            stats.cost[l] = *pilot.nominal_cost[l];
+            require(stats.cost[l] > 0, caller, ": level ", l, " has nominal cost ", stats.cost[l],
+                    " (must be positive)");
+        } else {
+            stats.cost[l] = pilot.seconds_per_simulation[l];
+        }
+    }
+    for (std::size_t l = 0; l < levels; ++l)
+        for (std::size_t j = 0; j <= l; ++j)
+            pilot.total_cost += static_cast<double>(n) * stats.cost[j];
+
+    // Brief training on the chosen pilot data; z-scoring from the top level.
+    const PilotStream& top = pilot.streams[levels - 1];
+    {
+        Matrix<double> theta, x;
+        if (options.train_on == PilotTraining::pooled) {
+            theta.resize(prior.dim(), n * static_cast<Index>(levels));
+            x.resize(d, n * static_cast<Index>(levels));
+            for (std::size_t l = 0; l < levels; ++l) {
+                theta.middleCols(static_cast<Index>(l) * n, n) = pilot.streams[l].theta;
+                x.middleCols(static_cast<Index>(l) * n, n) = pilot.streams[l].x[l];
+            }
+        } else {
+            const PilotStream& s =
+                options.train_on == PilotTraining::level_zero ? pilot.streams[0] : top;
+            theta = s.theta;
+            x = s.x.back();
+        }
+        losses::McLoss<Estimator> standardization(estimator, top.theta, top.x.back(), task,
+                                                  options.loss);
+        standardization.fit_standardization(estimator);
+        losses::McLoss<Estimator> loss(estimator, theta, x, task, options.loss);
+        TrainingOptions training = options.training;
+        training.fit_standardization = false;
+        pilot.training = train(estimator, loss, training);
+    }
+
+    // Every coupling (j, l) as one level of a multilevel dataset, measured in one pass.
+    simulators::MultilevelDataset couplings;
+    couplings.levels.push_back(
+        simulators::LevelData{pilot.streams[0].theta, pilot.streams[0].x[0], {}, {}});
+    for (std::size_t l = 1; l < levels; ++l)
+        for (std::size_t j = 0; j < l; ++j)
+            couplings.levels.push_back(simulators::LevelData{
+                pilot.streams[l].theta, pilot.streams[l].x[l], pilot.streams[l].x[j], {}});
+    const auto L = static_cast<Index>(levels);
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    stats.level_variance.assign(levels, 0.0);
+    stats.difference_variance.setConstant(L, L, nan);
+    stats.correlation.setConstant(L, L, nan);
+    if (levels == 1) {
+        losses::McLoss<Estimator> loss(estimator, top.theta, top.x.back(), task, options.loss);
+        pilot.couplings = loss.level_diagnostics(estimator);
+        stats.level_variance[0] = pilot.couplings[0].variance;
+        return pilot;
+    }
+    losses::MlmcLoss<Estimator> loss(estimator, couplings, task, options.loss);
+    pilot.couplings = loss.level_diagnostics(estimator);
+    stats.level_variance[0] = pilot.couplings[0].variance;
+    std::size_t entry = 1;
+    for (Index l = 1; l < L; ++l)
+        for (Index j = 0; j < l; ++j, ++entry) {
+            const losses::LevelDiagnostics& c = pilot.couplings[entry];
+            stats.difference_variance(j, l) = c.variance;
+            stats.correlation(j, l) = c.correlation;
+            // Var[f_l] on stream l: the same for every j; take the adjacent pair's.
+            if (j == l - 1) stats.level_variance[static_cast<std::size_t>(l)] = c.variance_fine;
+        }
+    return pilot;
+}
+
+/// The cost of what `plan` adds to the pilot: sum over kept levels of max(0, n - n_pilot) c
+/// (the pilot's columns are reused).
+[[nodiscard]] inline double added_cost(const Plan& plan, const Pilot& pilot) {
+    double cost = 0;
+    for (const auto& l : plan.levels)
+        cost +=
+            static_cast<double>(std::max<Index>(0, l.samples - pilot.samples_per_level)) * l.cost;
+    return cost;
+}
+
+/// Generates the dataset a plan asks for: one dataset level per kept level (level i pairs G_{k_i}
+/// with G_{k_{i-1}}; a plain-MC plan gives one level of G_L), n_i = max(plan n_i, n_pilot)
+/// samples, the first n_pilot copied from the pilot and the rest simulated (see the file
+/// comment). Reports count the new simulations only; `requested` and `kept` are the totals.
+/// \throws std::invalid_argument starting with "generate_planned_dataset:" if the plan names a
+///         level the pilot lacks; simulators::SimulationError as generate_multilevel_dataset.
+template <simulators::MultilevelModel Multilevel, distributions::Prior P>
+[[nodiscard]] simulators::MultilevelDataset generate_planned_dataset(
+    const Multilevel& model, const P& prior, const Pilot& pilot, const Plan& plan,
+    const simulators::DatasetOptions& options = {}) {
+    const char* caller = "generate_planned_dataset";
+    options.validate();
+    require(!plan.levels.empty(), caller, ": the plan keeps no level");
+    require(pilot.level_count() == Multilevel::levels, caller, ": the pilot has ",
+            pilot.level_count(), " levels but the simulator has ", Multilevel::levels);
+    const Index d = model.output_dim(0);
+    const Index n_pilot = pilot.samples_per_level;
+    simulators::MultilevelDataset dataset;
+    dataset.reports.resize(plan.levels.size());
+    for (std::size_t i = 0; i < plan.levels.size(); ++i) {
+        const PlanLevel& planned = plan.levels[i];
+        const std::size_t fine_level = planned.level;
+        require(fine_level < pilot.level_count(), caller, ": the plan keeps level ", fine_level,
+                " but the pilot has levels 0..", pilot.level_count() - 1);
+        const bool paired = i > 0;
+        const std::size_t coarse_level = paired ? plan.levels[i - 1].level : 0;
+        const PilotStream& stream = pilot.streams[fine_level];
+        const Index n = std::max(planned.samples, n_pilot);
+        simulators::LevelData level;
+        level.theta.resize(stream.theta.rows(), n);
+        level.x_fine.resize(d, n);
+        if (paired) level.x_coarse.resize(d, n);
+        level.theta.leftCols(n_pilot) = stream.theta;
+        level.x_fine.leftCols(n_pilot) = stream.x[fine_level];
+        if (paired) level.x_coarse.leftCols(n_pilot) = stream.x[coarse_level];
+        level.seeds = stream.seeds;
+        simulators::LevelReport& report = dataset.reports[i];
+        if (n > n_pilot) {
+            auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t s,
+                            VectorRef<double> x) { model.simulate(fine_level, theta, s, x); };
+            auto coarse = [&](const ConstVectorRef<double>& theta, std::uint64_t s,
+                              VectorRef<double> x) { model.simulate(coarse_level, theta, s, x); };
+            simulators::LevelData extra = simulators::detail::generate_level(
+                caller, i, static_cast<std::uint64_t>(fine_level), n - n_pilot, d, paired,
+                pilot.seed, prior, options.non_finite, options.threads, fine, coarse, report,
+                n_pilot);
+            const Index added = extra.size();  // fewer than n - n_pilot if some were dropped
+            level.theta.conservativeResize(Eigen::NoChange, n_pilot + added);
+            level.x_fine.conservativeResize(Eigen::NoChange, n_pilot + added);
+            level.theta.rightCols(added) = extra.theta;
+            level.x_fine.rightCols(added) = extra.x_fine;
+            if (paired) {
+                level.x_coarse.conservativeResize(Eigen::NoChange, n_pilot + added);
+                level.x_coarse.rightCols(added) = extra.x_coarse;
+            }
+            level.seeds.insert(level.seeds.end(), extra.seeds.begin(), extra.seeds.end());
+        }
+        report.requested = n;
+        report.kept = level.size();
+        dataset.levels.push_back(std::move(level));
+    }
+    return dataset;
+}
+
+/// Options of plan_and_generate.
+struct PlanningOptions {
+    PilotOptions pilot{};
+    AllocationOptions allocation{};
+    simulators::DatasetOptions generation{};  ///< of the simulations added after the pilot
+
+    /// \throws std::invalid_argument naming the field.
+    void validate() const {
+        pilot.validate();
+        allocation.validate();
+        generation.validate();
+    }
+};
+
+/// What plan_and_generate did.
+struct PlannedDataset {
+    Pilot pilot;
+    /// The plan; its samples are the dataset's (at least n_pilot per kept level), and
+    /// mc_samples, mc_variance and variance_reduction compare with plain MC on the top level
+    /// spending the whole budget (no pilot), the honest reference.
+    Plan plan;
+    simulators::MultilevelDataset dataset;  ///< one level per kept level; one level for plain MC
+    double spent = 0;  ///< pilot cost + added cost, in the cost units (<= the budget)
+};
+
+/// Pilot -> plan -> dataset for a total simulation budget B that includes the pilot: plans with
+/// B minus the pilot simulations the plan cannot reuse (levels it drops, couplings it does not
+/// use), lowering the planning budget until pilot + added cost <= B, then generates the dataset.
+/// A planned n_l below n_pilot is raised to n_pilot (those simulations are already paid for).
+/// Train on the result with train_mlmc (plan.multilevel()) or train_mc on dataset.levels[0].
+/// \throws std::invalid_argument starting with "plan_and_generate:" when the budget does not
+///         cover the pilot plus min_samples top-level runs; as run_pilot and plan_allocation.
+template <simulators::MultilevelModel Multilevel, distributions::Prior P,
+          losses::TrainableEstimator Estimator>
+[[nodiscard]] PlannedDataset plan_and_generate(const Multilevel& model, const P& prior,
+                                               const Estimator& estimator, losses::Task task,
+                                               double budget, const PlanningOptions& options = {}) {
+    const char* caller = "plan_and_generate";
+    options.validate();
+    require(std::isfinite(budget) && budget > 0, caller, ": budget must be positive, got ", budget);
+    PlannedDataset out;
+    out.pilot = run_pilot(model, prior, estimator, task, options.pilot);
+    const Pilot& pilot = out.pilot;
+    require(pilot.total_cost < budget, caller, ": the pilot alone cost ", pilot.total_cost,
+            " of the budget ", budget, " (", pilot.samples_per_level,
+            " samples per level); raise the budget or lower PilotOptions::samples_per_level");
+    // Reused pilot cost of a plan: the min(n, n_pilot) columns of each kept level.
+    auto spent = [&](const Plan& plan) { return pilot.total_cost + added_cost(plan, pilot); };
+    double planning_budget = budget;
+    Plan plan;
+    for (int iteration = 0;; ++iteration) {
+        try {
+            plan = plan_allocation(pilot.statistics, planning_budget, options.allocation);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(message(caller, ": after the pilot (cost ",
+                                                pilot.total_cost, " of ", budget, "): ", e.what()));
+        }
+        const double over = spent(plan) - budget;
+        if (over <= 0) break;
+        require(iteration < 50, caller, ": could not fit the plan into the budget");
+        planning_budget -= std::max(over, 1e-9 * budget);
+    }
+    // The dataset's n: at least the pilot's (already simulated).
+    double reused = 0;
+    for (auto& l : plan.levels) {
+        reused += static_cast<double>(std::min(l.samples, pilot.samples_per_level)) * l.cost;
+        l.samples = std::max(l.samples, pilot.samples_per_level);
+    }
+    plan.predicted_variance = 0;
+    plan.total_cost = 0;
+    for (const auto& l : plan.levels) {
+        plan.predicted_variance += l.variance / static_cast<double>(l.samples);
+        plan.total_cost += static_cast<double>(l.samples) * l.cost;
+    }
+    // The honest reference: plain MC on the top level with the WHOLE budget and no pilot.
+    const double top_cost = pilot.statistics.cost.back();
+    plan.mc_samples = std::max<Index>(1, static_cast<Index>(std::floor(budget / top_cost)));
+    plan.mc_variance =
+        pilot.statistics.level_variance.back() / static_cast<double>(plan.mc_samples);
+    plan.variance_reduction = plan.mc_variance / plan.predicted_variance;
+    out.spent = spent(plan);
+    plan.reasons.push_back(message(
+        "budget ", detail::format_number(budget), ": pilot ",
+        detail::format_number(pilot.total_cost), " (", pilot.samples_per_level, " per level, ",
+        detail::format_number(100 * reused / pilot.total_cost), "% reused in the dataset), added ",
+        detail::format_number(out.spent - pilot.total_cost), ", spent ",
+        detail::format_number(out.spent), "; costs ",
+        pilot.cost_source == CostSource::nominal ? "nominal" : "measured (wall seconds)"));
+    plan.reasons.push_back(message(
+        "dataset: n = ",
+        [&] {
+            std::string s;
+            for (const auto& l : plan.levels) {
+                if (!s.empty()) s += "/";
+                s += std::to_string(l.samples);
+            }
+            return s;
+        }(),
+        ", predicted variance ", detail::format_number(plan.predicted_variance),
+        " against plain MC on level ", pilot.level_count() - 1, " with the whole budget (n = ",
+        plan.mc_samples, ", no pilot) ", detail::format_number(plan.mc_variance), ": ",
+        detail::format_number(plan.variance_reduction), " x reduction"));
+    out.plan = std::move(plan);
+    out.dataset = generate_planned_dataset(model, prior, pilot, out.plan, options.generation);
+    return out;
+}
+
+}  // namespace mlsbi::training

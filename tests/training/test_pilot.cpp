@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// Tests for training/pilot.hpp: the pilot reads make_level's nominal costs (or measures wall
+// time), measures the coupling variances at a briefly trained network, the planned dataset
+// reuses the pilot's simulations (bit-identical to generate_multilevel_dataset when every level
+// is kept; merged pairs on the right seeds when a level is dropped), plain MC is chosen for an
+// uncoupled cheap level, the budget is never exceeded, and bad inputs give clear errors.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+
+#include "coupled_levels.hpp"
+#include "mlsbi/simulators/function_level.hpp"
+#include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/simulators/multilevel_simulator.hpp"
+#include "mlsbi/training/pilot.hpp"
+
+using namespace mlsbi;
+using losses::Task;
+
+namespace {
+
+using namespace testing_support;  // the coupled and uncoupled test levels
+using Estimator = GaussianEstimator;
+
+Estimator make_estimator() { return testing_support::make_gaussian_estimator(3); }
+
+const distributions::BoxUniform& prior = testing_support::unit_prior();
+
+training::PilotOptions quick_pilot(Index n = 64) {
+    training::PilotOptions o;
+    o.samples_per_level = n;
+    o.seed = 5;
+    o.training.max_epochs = 150;
+    o.training.adam.learning_rate = 1e-2;
+    return o;
+}
+
+}  // namespace
+
+TEST_CASE("run_pilot reads the nominal costs and measures the couplings", "[pilot]") {
+    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap_level, 1.0),
+                                                       simulators::make_level(1, middle_level, 4.0),
+                                                       simulators::make_level(1, fine_level, 16.0));
+    const auto pilot =
+        training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot());
+    CHECK(pilot.cost_source == training::CostSource::nominal);
+    CHECK(pilot.statistics.cost == std::vector<double>{1.0, 4.0, 16.0});
+    // Stream l runs levels 0..l: 64 (1) + 64 (1 + 4) + 64 (1 + 4 + 16).
+    CHECK(pilot.total_cost == Approx(64.0 * 27));
+    REQUIRE(pilot.couplings.size() == 4);  // stream 0, then (0,1), (0,2), (1,2)
+    const auto& v = pilot.statistics.difference_variance;
+    for (std::size_t l = 0; l < 3; ++l) {
+        INFO("level " << l);
+        CHECK(pilot.statistics.level_variance[l] > 0);
+        CHECK(pilot.seconds_per_simulation[l] > 0);
+    }
+    // Shared noise: the corrections vary far less than the levels themselves.
+    CHECK(v(1, 2) < 0.2 * pilot.statistics.level_variance[2]);
+    CHECK(v(0, 2) < 0.5 * pilot.statistics.level_variance[2]);
+    CHECK(pilot.statistics.correlation(1, 2) > 0.9);
+    CHECK(pilot.training.ok());
+
+    // Measured costs when asked for, or when a level declares none.
+    auto options = quick_pilot(8);
+    options.cost = training::CostSource::measured;
+    const auto measured = training::run_pilot(model, prior, make_estimator(), Task::nle, options);
+    CHECK(measured.cost_source == training::CostSource::measured);
+    CHECK(measured.statistics.cost == measured.seconds_per_simulation);
+    const auto undeclared = simulators::MultilevelSimulator(
+        simulators::make_level(1, cheap_level), simulators::make_level(1, fine_level, 16.0));
+    CHECK(training::run_pilot(undeclared, prior, make_estimator(), Task::nle, quick_pilot(8))
+              .cost_source == training::CostSource::measured);
+    options.cost = training::CostSource::nominal;
+    CHECK_THROWS_WITH(training::run_pilot(undeclared, prior, make_estimator(), Task::nle, options),
+                      Catch::StartsWith("run_pilot: level 0 declares no nominal cost"));
+    CHECK_THROWS_WITH(
+        training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot(2)),
+        Catch::StartsWith("PilotOptions: samples_per_level must be >= 4"));
+}
+
+TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
+    const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap_level, 1.0),
+                                                       simulators::make_level(1, middle_level, 4.0),
+                                                       simulators::make_level(1, fine_level, 16.0));
+    const auto pilot =
+        training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot(16));
+
+    SECTION("every level kept: bit-identical to generate_multilevel_dataset") {
+        training::Plan plan;
+        plan.levels = {{.level = 0, .samples = 200},
+                       {.level = 1, .coarse_level = 0, .samples = 40},
+                       {.level = 2, .coarse_level = 1, .samples = 10}};  // below n_pilot: 16
+        const auto planned = training::generate_planned_dataset(model, prior, pilot, plan);
+        const auto direct = simulators::generate_multilevel_dataset(
+            model, prior, {.samples_per_level = {200, 40, 16}, .seed = 5});
+        REQUIRE(planned.level_count() == 3);
+        for (std::size_t l = 0; l < 3; ++l) {
+            INFO("level " << l);
+            CHECK(planned.levels[l].theta == direct.levels[l].theta);
+            CHECK(planned.levels[l].x_fine == direct.levels[l].x_fine);
+            CHECK(planned.levels[l].x_coarse == direct.levels[l].x_coarse);
+            CHECK(planned.levels[l].seeds == direct.levels[l].seeds);
+        }
+        CHECK(planned.reports[0].simulations == 184);  // only the new ones ran
+        CHECK(planned.reports[2].simulations == 0);
+    }
+    SECTION("a dropped level: the merged pair runs both levels on the fine level's seeds") {
+        training::Plan plan;
+        plan.levels = {{.level = 0, .samples = 50}, {.level = 2, .coarse_level = 0, .samples = 30}};
+        const auto planned = training::generate_planned_dataset(model, prior, pilot, plan);
+        REQUIRE(planned.level_count() == 2);
+        const auto& pair = planned.levels[1];
+        REQUIRE(pair.size() == 30);
+        Vector<double> x(1);
+        for (Index i = 0; i < pair.size(); ++i) {
+            const auto s = pair.seeds[static_cast<std::size_t>(i)];
+            CHECK(s == derive_seed(5, 2, static_cast<std::uint64_t>(i), simulators::simulator_tag));
+            model.simulate(2, pair.theta.col(i), s, x);
+            CHECK(x(0) == pair.x_fine(0, i));
+            model.simulate(0, pair.theta.col(i), s, x);
+            CHECK(x(0) == pair.x_coarse(0, i));
+        }
+    }
+}
+
+TEST_CASE("plan_and_generate chooses plain MC for an uncoupled cheap level", "[pilot]") {
+    const auto coupled = simulators::MultilevelSimulator(
+        simulators::make_level(1, cheap_level, 1.0), simulators::make_level(1, fine_level, 10.0));
+    const auto broken =
+        simulators::MultilevelSimulator(simulators::make_level(1, uncoupled_level, 1.0),
+                                        simulators::make_level(1, fine_level, 10.0));
+    training::PlanningOptions options{.pilot = quick_pilot()};
+    const double budget = 20000;
+    const auto bad =
+        training::plan_and_generate(broken, prior, make_estimator(), Task::nle, budget, options);
+    INFO(bad.plan.describe());
+    CHECK_FALSE(bad.plan.multilevel());
+    REQUIRE(bad.dataset.level_count() == 1);
+    CHECK(bad.dataset.levels[0].x_coarse.size() == 0);
+    CHECK(bad.spent <= budget);
+
+    const auto good =
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, budget, options);
+    INFO(good.plan.describe());
+    CHECK(good.plan.multilevel());
+    CHECK(good.plan.variance_reduction > 1.5);
+    REQUIRE(good.dataset.level_count() == 2);
+    // Budget accounting: the pilot plus what was added, counted from the dataset itself.
+    double added = 0;
+    for (std::size_t i = 0; i < good.dataset.level_count(); ++i)
+        added += double(good.dataset.levels[i].size() - good.pilot.samples_per_level) *
+                 good.plan.levels[i].cost;
+    CHECK(good.spent == Approx(good.pilot.total_cost + added));
+    CHECK(good.spent <= budget);
+    CHECK(good.dataset.levels[0].size() == good.plan.levels[0].samples);
+
+    // Stream 0: 64 x 1; stream 1: 64 x (1 + 10).
+    CHECK(good.pilot.total_cost == Approx(768));
+    CHECK_THROWS_WITH(
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, 700, options),
+        Catch::StartsWith("plan_and_generate: the pilot alone cost 768"));
+}
