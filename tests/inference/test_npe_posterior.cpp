@@ -99,6 +99,46 @@ TEST_CASE("Leakage-corrected NPE density is normalised on the support", "[infere
     CHECK((lo.array() == -std::numeric_limits<double>::infinity()).all());
 }
 
+TEST_CASE("NPE posterior sampling stops at max_proposals when min_acceptance is 0",
+          "[inference][npe]") {
+    // q(theta | x) = N(x, 0.1^2) at x = 50 against a U(0, 1) prior: no draw ever lands in the
+    // support. With min_acceptance = 0 the acceptance check never fires; this used to loop
+    // forever, and must now stop after max_proposals draws with LowAcceptanceError.
+    const auto estimator = shifted_gaussian(0.1);
+    const distributions::BoxUniform prior({0.0}, {1.0});
+    const Vector<double> far = Vector<double>::Constant(1, 50.0);
+    const NpePosterior posterior(
+        estimator, prior, far,
+        NpePosteriorOptions{.batch_size = 1000, .min_acceptance = 0, .max_proposals = 25000});
+    try {
+        (void)posterior.sample(10, 1);
+        FAIL("expected LowAcceptanceError");
+    } catch (const LowAcceptanceError& e) {
+        CHECK(e.proposed() == 25000);
+        CHECK(e.acceptance() == 0);
+        CHECK_THAT(e.what(), Catch::Contains("max_proposals = 25000 reached"));
+    }
+    // The bound also holds when some draws are accepted but too few: x = 1.3 puts ~0.1% of the
+    // mass of N(1.3, 0.1^2) inside [0, 1]; 200 draws are nowhere near 5000 accepted.
+    const NpePosterior edge(
+        estimator, prior, Vector<double>::Constant(1, 1.3),
+        NpePosteriorOptions{.batch_size = 100, .min_acceptance = 0, .max_proposals = 200});
+    CHECK_THROWS_AS(edge.sample(5000, 2), LowAcceptanceError);
+    // Checked after each batch: the last batch may overshoot the bound by < batch_size.
+    const NpePosterior overshoot(
+        estimator, prior, far,
+        NpePosteriorOptions{.batch_size = 1000, .min_acceptance = 0, .max_proposals = 1500});
+    try {
+        (void)overshoot.sample(1, 3);
+        FAIL("expected LowAcceptanceError");
+    } catch (const LowAcceptanceError& e) {
+        CHECK(e.proposed() == 2000);
+    }
+    CHECK_THROWS_WITH(
+        NpePosterior(estimator, prior, far, NpePosteriorOptions{.max_proposals = 0}),
+        Catch::Contains("max_proposals must be >= 1"));
+}
+
 TEST_CASE("NPE posterior stops with a clear error when acceptance collapses", "[inference][npe]") {
     const auto estimator = shifted_gaussian(0.1);
     const distributions::BoxUniform prior({0.0}, {1.0});
