@@ -60,10 +60,9 @@ using Density = flows::DiagonalGaussian<double>;
 using Estimator = flows::ConditionalEstimator<Density, Embedding>;
 
 Estimator make_estimator(Index input_dim, Index context_dim) {
-    return Estimator(Embedding::Options{.input_dim = context_dim, .output_dim = context_dim},
-                     Density::Options{.input_dim = input_dim, .context_dim = context_dim,
-                                      .hidden = {8}},
-                     5);
+    return Estimator(
+        Embedding::Options{.input_dim = context_dim, .output_dim = context_dim},
+        Density::Options{.input_dim = input_dim, .context_dim = context_dim, .hidden = {8}}, 5);
 }
 
 // Runs `path` with OpenMP offering two threads and returns the largest Eigen thread count a

@@ -110,9 +110,8 @@ TEST_CASE("The gradient checker's error measure and tolerances are the documente
         CHECK_FALSE(testing::check_gradient<float>(g, xf, off, coordinates).passed);
     }
     SECTION("a non-finite value fails") {
-        const Vector<double> g = (Vector<double>(2) << 1.0,
-                                  std::numeric_limits<double>::quiet_NaN())
-                                     .finished();
+        const Vector<double> g =
+            (Vector<double>(2) << 1.0, std::numeric_limits<double>::quiet_NaN()).finished();
         CHECK_FALSE(testing::check_gradient<double>(f, x, g, coordinates).passed);
     }
 }
