@@ -267,7 +267,7 @@ template <typename Scalar = float>
     {
         [[maybe_unused]] const SerialEigen serial;
 #ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
 #endif
         for (Index f = 0; f < k; ++f) run_fold(f);
     }

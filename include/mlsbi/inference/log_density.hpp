@@ -48,7 +48,7 @@ requires std::invocable < const PerPoint&, const ConstVectorRef<double>
         {
             [[maybe_unused]] const SerialEigen serial;  // f's Eigen products stay serial
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait  // the region's end is the only barrier
 #endif
             for (Index j = 0; j < n; ++j) {
                 try {

@@ -92,7 +92,7 @@ public:
             int thread = 0;
 #ifdef _OPENMP
             thread = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
 #endif
             for (Index k = 0; k < chunks; ++k) {
                 const Index begin = k * chunk;

@@ -93,7 +93,7 @@ public:
     [[nodiscard]] const std::vector<LossTerm<Scalar>>& terms() const { return m_terms.terms(); }
     /// Chunks and OpenMP threads of the last evaluation (a diagnostic: shows whether the
     /// parallel path ran).
-    [[nodiscard]] const detail::EvaluationStats& last_evaluation() const {
+    [[nodiscard]] const EvaluationStats& last_evaluation() const {
         return m_terms.last_evaluation();
     }
 

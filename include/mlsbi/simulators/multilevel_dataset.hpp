@@ -204,7 +204,7 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
 #ifdef _OPENMP
 #pragma omp single nowait
         team = omp_get_num_threads();
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(dynamic) nowait  // the region's end is the only barrier
 #endif
         for (Index i = 0; i < n; ++i) {
             const auto index = static_cast<std::uint64_t>(i);

@@ -18,13 +18,6 @@ namespace mlsbi::losses::detail {
 /// Number of OpenMP threads to use for `requested` (0 = the OpenMP default).
 [[nodiscard]] inline int thread_count(int requested) { return outer_thread_count(requested); }
 
-/// How the last evaluation of a TermSet ran (a cheap diagnostic, e.g. for tests that must see
-/// the parallel path run).
-struct EvaluationStats {
-    Index tasks = 0;    ///< chunks evaluated (one chunk of one term each)
-    int threads = 0;    ///< OpenMP threads of the parallel region; 1 on the serial path
-};
-
 /// Owns prepared terms and evaluates them in fixed-size column chunks.
 ///
 /// A "task" is one chunk of one term. Tasks run in parallel (OpenMP, dynamic schedule), each
@@ -240,7 +233,7 @@ private:
             [[maybe_unused]] const SerialEigen serial;
 #pragma omp single nowait
             team = omp_get_num_threads();
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
             for (long k = 0; k < count; ++k) {
                 try {
                     body(static_cast<std::size_t>(k));
