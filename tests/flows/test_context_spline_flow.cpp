@@ -298,7 +298,7 @@ TEST_CASE("ContextSplineFlow rejects bad options and shapes", "[flows][nsf1d]") 
     CHECK(b.flow.parameter_count() == 2 * 50 + 50 + 50 * 50 + 50 + 50 * 29 + 29);
 }
 
-TEST_CASE("ContextSplineFlow fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][nsf1d][fit]") {
+TEST_CASE("ContextSplineFlow fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][nsf1d][fit][slow]") {
     // Train with Adam on 4000 draws, c ~ U(-2, 2); compare the held-out mean NLL with the mean
     // true conditional NLL on the same held-out draws (their difference estimates E KL >= 0).
     using Scalar = float;

@@ -152,7 +152,7 @@ TEST_CASE("DiagonalGaussian rejects bad options and shapes", "[flows][gaussian]"
 }
 
 TEMPLATE_TEST_CASE("DiagonalGaussian fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)",
-                   "[flows][gaussian][fit]", float, double) {
+                   "[flows][gaussian][fit][slow]", float, double) {
     using Scalar = TestType;
     // c ~ U(-3, 3). H(Y | C) = log(2 pi e)/2 + E log(0.1 + 0.2 |c|), and with u = 0.1 + 0.2 t,
     // E log(0.1 + 0.2|c|) = (1/3) int_0^3 log(0.1 + 0.2 t) dt = [u log u - u]_{0.1}^{0.7} / 0.6.

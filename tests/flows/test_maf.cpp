@@ -451,7 +451,7 @@ FitResult fit(Model<Scalar>& m, const Matrix<Scalar>& y, const Matrix<Scalar>& c
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][fit]", float,
+TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][fit][slow]", float,
                    double) {
     using Scalar = TestType;
     using Flow = MaskedAutoregressiveFlow<Scalar>;
@@ -491,7 +491,7 @@ TEMPLATE_TEST_CASE("MAF fits y | c ~ N(sin c, (0.1 + 0.2|c|)^2)", "[flows][maf][
     CHECK(r.kl < 0.05 + 3 * r.kl_se);
 }
 
-TEMPLATE_TEST_CASE("MAF fits a 2-D conditional banana", "[flows][maf][fit]", float, double) {
+TEMPLATE_TEST_CASE("MAF fits a 2-D conditional banana", "[flows][maf][fit][slow]", float, double) {
     using Scalar = TestType;
     using Flow = MaskedAutoregressiveFlow<Scalar>;
     // c ~ U(-1, 1); y1 | c ~ N(c, 1); y2 | y1, c ~ N(0.5 y1^2 + c, 0.5^2).

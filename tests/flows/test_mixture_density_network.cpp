@@ -341,7 +341,7 @@ double bimodal_entropy() {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("MixtureDensityNetwork fits a bimodal conditional law", "[flows][mdn][fit]",
+TEMPLATE_TEST_CASE("MixtureDensityNetwork fits a bimodal conditional law", "[flows][mdn][fit][slow]",
                    float, double) {
     using Scalar = TestType;
     RandomStream rng(7);
@@ -379,7 +379,7 @@ TEMPLATE_TEST_CASE("MixtureDensityNetwork fits a bimodal conditional law", "[flo
 }
 
 TEMPLATE_TEST_CASE("MixtureDensityNetwork fits a correlated 2-D Gaussian with a moving mean",
-                   "[flows][mdn][fit]", float, double) {
+                   "[flows][mdn][fit][slow]", float, double) {
     using Scalar = TestType;
     // y | c ~ N((sin 2c, c^2 - 0.5), S), S = [[0.25, 0.12], [0.12, 0.09]] (correlation 0.8),
     // c ~ U(-1, 1). H(Y | C) = log(2 pi e) + log det(S) / 2 exactly.

@@ -191,7 +191,7 @@ TEST_CASE("NeuralSplineFlow samples are reproducible and follow q", "[flows][nsf
     CHECK(std::abs(s.row(1).mean() - mean1) < 4 * std::sqrt(var1 / double(n)));
 }
 
-TEST_CASE("NeuralSplineFlow fits a 2-D conditional banana", "[flows][nsf][fit]") {
+TEST_CASE("NeuralSplineFlow fits a 2-D conditional banana", "[flows][nsf][fit][slow]") {
     // c ~ U(-1, 1), y1 ~ N(c, 1), y2 | y1 ~ N(0.5 y1^2 + c, 0.5^2). The density core sees
     // y2' = (y2 - 0.6) / 1.2 (a fixed affine standardisation, Jacobian added back). Compare the
     // held-out mean NLL with the true conditional NLL of the same draws.

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <optional>
 
 #include "mlsbi/distributions/box_uniform.hpp"
 #include "mlsbi/flows/conditional_estimator.hpp"
@@ -97,6 +98,43 @@ TEST_CASE("Leakage-corrected NPE density is normalised on the support", "[infere
     Vector<double> lo(2);
     corrected.log_density(outside, lo);
     CHECK((lo.array() == -std::numeric_limits<double>::infinity()).all());
+}
+
+TEST_CASE("NPE posterior sampling stops at max_proposals when min_acceptance is 0",
+          "[inference][npe]") {
+    // q(theta | x) = N(x, 0.1^2) at x = 50 against a U(0, 1) prior: no draw ever lands in the
+    // support. With min_acceptance = 0 the acceptance check never fires; this used to loop
+    // forever, and must now stop after max_proposals draws with LowAcceptanceError.
+    const auto estimator = shifted_gaussian(0.1);
+    const distributions::BoxUniform prior({0.0}, {1.0});
+    const Vector<double> far = Vector<double>::Constant(1, 50.0);
+    // The LowAcceptanceError of sampling n draws with `options` (none: a failed test).
+    auto stop = [&](const Vector<double>& x, Index n, NpePosteriorOptions options) {
+        try {
+            (void)NpePosterior(estimator, prior, x, options).sample(n, 1);
+        } catch (const LowAcceptanceError& e) {
+            return std::optional<LowAcceptanceError>(e);
+        }
+        return std::optional<LowAcceptanceError>();
+    };
+    const auto never =
+        stop(far, 10, {.batch_size = 1000, .min_acceptance = 0, .max_proposals = 25000});
+    REQUIRE(never);
+    CHECK(never->proposed() == 25000);
+    CHECK(never->acceptance() == 0);
+    CHECK_THAT(never->what(), Catch::Contains("max_proposals = 25000 reached"));
+    // The bound also holds when some draws are accepted but too few: x = 1.3 puts ~0.1% of the
+    // mass of N(1.3, 0.1^2) inside [0, 1]; 200 draws are nowhere near 5000 accepted.
+    CHECK(stop(Vector<double>::Constant(1, 1.3), 5000,
+               {.batch_size = 100, .min_acceptance = 0, .max_proposals = 200}));
+    // Checked after each batch: the last batch may overshoot the bound by < batch_size.
+    const auto overshoot =
+        stop(far, 1, {.batch_size = 1000, .min_acceptance = 0, .max_proposals = 1500});
+    REQUIRE(overshoot);
+    CHECK(overshoot->proposed() == 2000);
+    CHECK_THROWS_WITH(
+        NpePosterior(estimator, prior, far, NpePosteriorOptions{.max_proposals = 0}),
+        Catch::Contains("max_proposals must be >= 1"));
 }
 
 TEST_CASE("NPE posterior stops with a clear error when acceptance collapses", "[inference][npe]") {

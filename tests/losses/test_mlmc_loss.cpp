@@ -162,23 +162,42 @@ TEMPLATE_TEST_CASE("Every MLMC term gradient matches finite differences", "[loss
 }
 
 TEST_CASE("MLMC loss is bit-identical for any thread count", "[losses][mlmc]") {
-    const Data data = make_data({50, 13, 7}, 2);
+    // 400 + 2 * 120 + 2 * 60 = 760 columns: above the size at which evaluation goes parallel
+    // (256 columns besides the largest chunk), so 2 and 3 threads really split the chunks.
+    const Data data = make_data({400, 120, 60}, 2);
     Estimator<float> est = make_estimator<float>(Task::nle);
     std::vector<Matrix<float>> gradients;
     std::vector<std::vector<double>> values;
+    std::vector<double> sums;
     for (int threads : {1, 2, 3}) {
+        INFO("threads " << threads);
         MlmcLoss<Estimator<float>> loss(est, data, Task::nle,
-                                        LossOptions{.chunk_size = 4, .threads = threads});
+                                        LossOptions{.chunk_size = 16, .threads = threads});
         Matrix<float> g(est.parameter_count(), loss.term_count());
         std::vector<double> v;
         loss.evaluate(est, g, v);
+        CHECK(loss.last_evaluation().tasks == 25 + 2 * 8 + 2 * 4);
+#ifdef _OPENMP
+        CHECK(loss.last_evaluation().threads == threads);
+#endif
         gradients.push_back(g);
         values.push_back(v);
+        sums.push_back(loss.value(est));
+#ifdef _OPENMP
+        CHECK(loss.last_evaluation().threads == threads);
+#endif
     }
     for (std::size_t k = 1; k < gradients.size(); ++k) {
         CHECK(gradients[k] == gradients[0]);
         CHECK(values[k] == values[0]);
+        CHECK(sums[k] == sums[0]);
     }
+    // Below that size the evaluation stays on one thread (the diagnostic tells the paths apart).
+    MlmcLoss<Estimator<float>> small(est, make_data({50, 13, 7}, 2), Task::nle,
+                                     LossOptions{.chunk_size = 4, .threads = 2});
+    CHECK(std::isfinite(small.value(est)));
+    CHECK(small.last_evaluation().tasks == 13 + 2 * 4 + 2 * 2);
+    CHECK(small.last_evaluation().threads == 1);
 }
 
 TEST_CASE("Level-stratified batches partition every level and shuffling keeps pairs",

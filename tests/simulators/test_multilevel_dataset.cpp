@@ -2,6 +2,7 @@
 // Tests for simulators/multilevel_dataset.hpp: layout and seed contract, seed matching,
 // thread-count independence, non-finite policies, empty and mismatched levels, reports,
 // single-level data, and datasets built from user arrays.
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
@@ -129,11 +130,19 @@ TEST_CASE("generate_multilevel_dataset: bit-identical for any thread count", "[d
     const MultilevelDataset two = generate_multilevel_dataset(model, gnk::prior(), options);
     omp_set_num_threads(saved);
     CHECK(same(one, two));
+    for (std::size_t l = 0; l < 2; ++l) {  // the parallel loop really ran on two threads
+        CHECK(one.reports[l].threads == 1);
+        CHECK(two.reports[l].threads == 2);
+    }
 #endif
     GenerationOptions three = options;
     three.threads = 3;  // explicit count, more threads than cores
     const MultilevelDataset reference = generate_multilevel_dataset(model, gnk::prior(), options);
-    CHECK(same(reference, generate_multilevel_dataset(model, gnk::prior(), three)));
+    const MultilevelDataset on_three = generate_multilevel_dataset(model, gnk::prior(), three);
+    CHECK(same(reference, on_three));
+#ifdef _OPENMP
+    CHECK(on_three.reports[0].threads == 3);
+#endif
 }
 
 TEST_CASE("generate_multilevel_dataset: non-finite output policies", "[dataset][nonfinite]") {
@@ -253,6 +262,115 @@ TEST_CASE("generate_multilevel_dataset: bad options and shapes", "[dataset][erro
     CHECK_THROWS_WITH(
         generate_multilevel_dataset(gnk::make_multilevel(), prior, {.samples_per_level = {2, 2}}),
         Catch::Contains("level 0 expects theta of dimension 4 but the prior has 2"));
+}
+
+TEST_CASE("generate_multilevel_dataset refuses absurd sizes before allocating",
+          "[dataset][errors]") {
+    // A typo (10^12 samples) used to abort in the allocation; it must be refused, naming the
+    // level, before anything is allocated or simulated.
+    const MultilevelSimulator model(toy_level(0), toy_level(1));
+    const distributions::BoxUniform prior({0.0, 1.0}, {1.0, 2.0});
+    const Index huge = 1'000'000'000'000;
+    CHECK_THROWS_AS(generate_multilevel_dataset(model, prior, {.samples_per_level = {huge, 10}}),
+                    std::invalid_argument);
+    CHECK_THROWS_WITH(
+        generate_multilevel_dataset(model, prior, {.samples_per_level = {huge, 10}}),
+        Catch::Contains("generate_multilevel_dataset: level 0 (1000000000000 samples") &&
+            Catch::Contains("above max_bytes"));
+    CHECK_THROWS_WITH(
+        generate_multilevel_dataset(model, prior, {.samples_per_level = {10, huge}}),
+        Catch::Contains("level 1 (1000000000000 samples"));
+    // More entries than an Eigen Index can hold, whatever max_bytes says.
+    const Index overflow = std::numeric_limits<Index>::max() / 2 + 1;
+    CHECK_THROWS_WITH(generate_multilevel_dataset(
+                          model, prior,
+                          {.samples_per_level = {10, overflow},
+                           .max_bytes = std::numeric_limits<std::int64_t>::max()}),
+                      Catch::Contains("level 1 asks for") &&
+                          Catch::Contains("more entries than an Eigen matrix can index"));
+    // The bound is on the sum over levels: 2 levels of 10 samples need (2 + 2) * 8 + 9 = 41 and
+    // (2 + 4) * 8 + 9 = 57 bytes per sample, 980 in all.
+    CHECK_NOTHROW(generate_multilevel_dataset(model, prior,
+                                              {.samples_per_level = {10, 10}, .max_bytes = 980}));
+    CHECK_THROWS_WITH(generate_multilevel_dataset(
+                          model, prior, {.samples_per_level = {10, 10}, .max_bytes = 979}),
+                      Catch::Contains("level 1 (10 samples, 570 bytes)"));
+    CHECK_THROWS_WITH(
+        generate_multilevel_dataset(model, prior, {.samples_per_level = {1, 1}, .max_bytes = 0}),
+        Catch::Contains("max_bytes must be >= 1"));
+    CHECK_THROWS_WITH(generate_dataset(gnk::HighLevel{}, gnk::prior(), huge, 1),
+                      Catch::Contains("generate_dataset: level 0 (1000000000000 samples"));
+}
+
+namespace {
+// A box prior on [0, 1] whose draws above `threshold` come out as NaN (a broken transform).
+struct NanPrior {
+    double threshold;
+    [[nodiscard]] Index dim() const { return 1; }
+    void sample(RandomStream& rng, VectorRef<double> theta) const {
+        const double u = rng.uniform();
+        theta(0) = u > threshold ? not_a_number : u;
+    }
+    [[nodiscard]] double log_density(const ConstVectorRef<double>&) const { return 0; }
+    [[nodiscard]] bool in_support(const ConstVectorRef<double>& t) const {
+        return t(0) >= 0 && t(0) <= 1;
+    }
+};
+static_assert(distributions::Prior<NanPrior>);
+}  // namespace
+
+TEST_CASE("generate_multilevel_dataset flags non-finite thetas from the prior",
+          "[dataset][nonfinite]") {
+    // The simulator counts its calls: a NaN theta must never reach it.
+    std::atomic<Index> calls{0};
+    auto counted = make_level(1, [&](const ConstVectorRef<double>& theta, RandomStream& rng,
+                                     VectorRef<double> x) {
+        ++calls;
+        x(0) = theta(0) + standard_normal(rng);
+    });
+    const MultilevelSimulator model(counted, counted);
+    const NanPrior prior{0.8};
+    const GenerationOptions options{.samples_per_level = {40, 30}, .seed = 3};
+    // The expected first bad sample, from the documented seed derivation.
+    auto theta_of = [&](std::size_t l, Index i) {
+        RandomStream rng(derive_seed(options.seed, l, static_cast<std::uint64_t>(i), theta_tag));
+        return rng.uniform();
+    };
+    Index first_bad = -1;
+    for (Index i = 0; i < 40 && first_bad < 0; ++i)
+        if (theta_of(0, i) > 0.8) first_bad = i;
+    REQUIRE(first_bad >= 0);
+    SECTION("error (default) names the level and the sample") {
+        try {
+            (void)generate_multilevel_dataset(model, prior, options);
+            FAIL("expected SimulationError");
+        } catch (const SimulationError& e) {
+            CHECK(e.level() == 0);
+            CHECK(e.index() == first_bad);
+            CHECK_THAT(e.what(), Catch::Contains("level 0, sample " + std::to_string(first_bad) +
+                                                 ": the prior drew a non-finite theta"));
+        }
+    }
+    SECTION("drop removes the sample and counts it") {
+        GenerationOptions drop = options;
+        drop.non_finite = NonFinitePolicy::drop;
+        calls = 0;
+        const MultilevelDataset data = generate_multilevel_dataset(model, prior, drop);
+        Index simulations = 0;
+        for (std::size_t l = 0; l < 2; ++l) {
+            Index bad = 0;
+            for (Index i = 0; i < drop.samples_per_level[l]; ++i) bad += theta_of(l, i) > 0.8;
+            CHECK(bad > 0);
+            CHECK(data.reports[l].dropped == bad);
+            CHECK(data.levels[l].size() == drop.samples_per_level[l] - bad);
+            CHECK(data.reports[l].simulations ==
+                  Index(l == 0 ? 1 : 2) * (drop.samples_per_level[l] - bad));
+            CHECK(data.levels[l].theta.allFinite());
+            simulations += data.reports[l].simulations;
+        }
+        CHECK(calls.load() == simulations);
+        CHECK_NOTHROW(validate_dataset(data));
+    }
 }
 
 namespace {

@@ -245,18 +245,25 @@ TEST_CASE("Callbacks see per-step diagnostics and can stop training", "[training
 
 TEST_CASE("Mini-batch training is deterministic and independent of the thread count",
           "[training][trainer]") {
-    const auto data = make_data(400, 40, 21);
+    // A batch holds 800 + 2 * 80 = 960 columns, above the size at which the loss goes
+    // parallel (256 besides the largest chunk), so two threads really split its 30 chunks.
+    const auto data = make_data(1600, 160, 21);
     std::vector<Vector<float>> finals;
     for (int threads : {1, 2}) {
+        INFO("threads " << threads);
         auto est = make_estimator<float>(6);
-        training::MlmcTrainingOptions options;
-        options.training = quiet(20);
-        options.training.batches_per_epoch = 4;
-        options.training.shuffle_seed = 77;
-        options.loss = {.chunk_size = 32, .threads = threads};
-        const auto summary = training::train_mlmc(est, data, Task::nle, options);
+        training::TrainingOptions options = quiet(20);
+        options.batches_per_epoch = 2;
+        options.shuffle_seed = 77;
+        losses::MlmcLoss<Estimator<float>> loss(est, data, Task::nle,
+                                                {.chunk_size = 32, .threads = threads});
+        const auto summary = training::train(est, loss, options);
         CHECK(summary.status == TrainingStatus::completed);
-        CHECK(summary.steps == 80);
+        CHECK(summary.steps == 40);
+        CHECK(loss.last_evaluation().tasks == 25 + 2 * 3);
+#ifdef _OPENMP
+        CHECK(loss.last_evaluation().threads == threads);
+#endif
         finals.push_back(est.parameters());
     }
     CHECK(finals[0] == finals[1]);
@@ -264,9 +271,9 @@ TEST_CASE("Mini-batch training is deterministic and independent of the thread co
         auto est = make_estimator<float>(6);
         training::MlmcTrainingOptions options;
         options.training = quiet(5);
-        options.training.batches_per_epoch = 41;
+        options.training.batches_per_epoch = 161;
         CHECK_THROWS_WITH(training::train_mlmc(est, data, Task::nle, options),
-                          Catch::Contains("exceeds the smallest level size (40)"));
+                          Catch::Contains("exceeds the smallest level size (160)"));
     }
 }
 
@@ -382,7 +389,7 @@ TEST_CASE("Training rejects bad options before it starts", "[training][trainer]"
 }
 
 TEST_CASE("MLMC training with a close low-fidelity level beats MC on the same high-fidelity budget",
-          "[training][end-to-end]") {
+          "[training][end-to-end][slow]") {
     // n = (1000 low, 30 seed-matched pairs) versus MC on the same 30 high-fidelity simulations
     // (the baseline: 10% validation, patience 20, best weights). Metric: forward KL from the
     // true conditional, estimated on 4000 fresh high-fidelity test pairs. In exploratory runs

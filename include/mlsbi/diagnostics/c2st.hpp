@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/nn/mlp.hpp"
 #include "mlsbi/optimizers/adam.hpp"
 #include "mlsbi/rng/random_stream.hpp"
@@ -233,10 +234,7 @@ template <typename Scalar = float>
     result.fold_accuracy.resize(k);
     result.epochs.assign(static_cast<std::size_t>(k), 0);
     std::vector<char> fold_converged(static_cast<std::size_t>(k), 0);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (Index f = 0; f < k; ++f) {
+    const auto run_fold = [&](Index f) {
         const Index begin = fold_start[static_cast<std::size_t>(f)];
         const Index end = fold_start[static_cast<std::size_t>(f + 1)];
         Matrix<Scalar> train_x(d, total - (end - begin)), test_x(d, end - begin);
@@ -260,6 +258,18 @@ template <typename Scalar = float>
             converged);
         result.epochs[static_cast<std::size_t>(f)] = epochs;
         fold_converged[static_cast<std::size_t>(f)] = converged ? 1 : 0;
+    };
+    // Folds in parallel; each fold's classifier runs its Eigen products serially.
+    [[maybe_unused]] const int threads = outer_thread_count();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        [[maybe_unused]] const SerialEigen serial;
+#ifdef _OPENMP
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
+#endif
+        for (Index f = 0; f < k; ++f) run_fold(f);
     }
     result.accuracy = result.fold_accuracy.mean();
     for (char c : fold_converged) result.converged = result.converged && c != 0;

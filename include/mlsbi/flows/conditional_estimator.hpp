@@ -8,6 +8,7 @@
 #include <string>
 #include <type_traits>
 
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/flows/conditional_density.hpp"
 #include "mlsbi/flows/embedding.hpp"
 #include "mlsbi/flows/standardizer.hpp"
@@ -36,6 +37,8 @@ struct EmbeddingWorkspace<E, true> {
 /// `parameters()`; gradients use the same layout.
 ///
 /// Thread safety: const methods are safe to call concurrently with distinct Workspaces.
+/// Evaluations and sampling hold a SerialEigen: Eigen's products run single-threaded on the
+/// calling thread (callers parallelise over chunks of samples).
 /// \tparam Density a ConditionalDensity (DiagonalGaussian, MixtureDensityNetwork,
 ///         MaskedAutoregressiveFlow, ContextSplineFlow, NeuralSplineFlow, ...)
 /// \tparam Embedding a ContextEmbedding (NoEmbedding, FunctionEmbedding, MlpEmbedding)
@@ -137,6 +140,7 @@ public:
     /// out_i = log q(y_i | c_i) in the user's units. \throws std::invalid_argument on shapes.
     void log_prob(const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c,
                   VectorRef<Scalar> out, Workspace& ws) const {
+        [[maybe_unused]] const SerialEigen serial;
         check_batch(y, c, "ConditionalEstimator::log_prob");
         require(out.size() == y.cols(), "ConditionalEstimator::log_prob: out has size ", out.size(),
                 ", expected ", y.cols());
@@ -161,6 +165,7 @@ public:
     Scalar log_prob_gradient(const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c,
                              const ConstVectorRef<Scalar>& weights, VectorRef<Scalar> grad,
                              Workspace& ws) const {
+        [[maybe_unused]] const SerialEigen serial;
         require(weights.size() == y.cols(), "ConditionalEstimator::log_prob_gradient: weights has size ",
                 weights.size(), ", expected ", y.cols());
         require(grad.size() == parameter_count(), "ConditionalEstimator::log_prob_gradient: grad has size ",
@@ -183,6 +188,7 @@ public:
     /// per context), else evaluates the tiled batch.
     void log_likelihood_sum(const ConstMatrixRef<Scalar>& y_obs, const ConstMatrixRef<Scalar>& c,
                             VectorRef<Scalar> out, Workspace& ws) const {
+        [[maybe_unused]] const SerialEigen serial;
         require(y_obs.rows() == input_dim(), "ConditionalEstimator::log_likelihood_sum: y_obs has ",
                 y_obs.rows(), " rows, expected ", input_dim());
         require(c.rows() == context_dim(), "ConditionalEstimator::log_likelihood_sum: c has ", c.rows(),
@@ -212,6 +218,7 @@ public:
     /// Column j of out (input_dim x n) is a draw from q(. | c_j), made from RandomStream(seed, j)
     /// only: the same seed gives the same draws whatever the batching.
     void sample(const ConstMatrixRef<Scalar>& c, std::uint64_t seed, MatrixRef<Scalar> out) const {
+        [[maybe_unused]] const SerialEigen serial;
         require(c.rows() == context_dim(), "ConditionalEstimator::sample: c has ", c.rows(),
                 " rows, expected ", context_dim());
         require(out.rows() == input_dim() && out.cols() == c.cols(),

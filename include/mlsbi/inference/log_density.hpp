@@ -8,6 +8,7 @@
 #include <exception>
 #include <utility>
 
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/core/types.hpp"
 
 namespace mlsbi::inference {
@@ -39,18 +40,25 @@ requires std::invocable < const PerPoint&, const ConstVectorRef<double>
     return [f = std::move(f), min_parallel_batch](const ConstMatrixRef<double>& thetas,
                                                   VectorRef<double> out) {
         const Index n = thetas.cols();
+        [[maybe_unused]] const int threads = outer_thread_count();
         std::exception_ptr error;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n >= min_parallel_batch && n > 1)
+#pragma omp parallel num_threads(threads) if (n >= min_parallel_batch && n > 1)
 #endif
-        for (Index j = 0; j < n; ++j) {
-            try {
-                out(j) = static_cast<double>(f(thetas.col(j)));
-            } catch (...) {
+        {
+            [[maybe_unused]] const SerialEigen serial;  // f's Eigen products stay serial
+#ifdef _OPENMP
+#pragma omp for schedule(static) nowait  // the region's end is the only barrier
+#endif
+            for (Index j = 0; j < n; ++j) {
+                try {
+                    out(j) = static_cast<double>(f(thetas.col(j)));
+                } catch (...) {
 #ifdef _OPENMP
 #pragma omp critical(mlsbi_batch_over_columns)
 #endif
-                if (!error) error = std::current_exception();
+                    if (!error) error = std::current_exception();
+                }
             }
         }
         if (error) std::rethrow_exception(error);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/inference/log_density.hpp"
 
@@ -80,24 +81,25 @@ public:
         const Index n = thetas.cols();
         const Index chunk = m_options.chunk_size;
         const Index chunks = (n + chunk - 1) / chunk;
-        int threads = 1;
-#ifdef _OPENMP
-        if (m_options.parallel && chunks > 1) threads = omp_get_max_threads();
-#endif
+        const int threads = m_options.parallel && chunks > 1 ? outer_thread_count() : 1;
         if (m_workspaces.size() < static_cast<std::size_t>(threads))
             m_workspaces.resize(static_cast<std::size_t>(threads));
 #ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
 #endif
-        for (Index k = 0; k < chunks; ++k) {
+        {
+            [[maybe_unused]] const SerialEigen serial;  // Eigen serial inside every chunk
             int thread = 0;
 #ifdef _OPENMP
             thread = omp_get_thread_num();
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
 #endif
-            const Index begin = k * chunk;
-            evaluate_chunk(thetas.middleCols(begin, std::min(chunk, n - begin)),
-                           out.segment(begin, std::min(chunk, n - begin)),
-                           m_workspaces[static_cast<std::size_t>(thread)]);
+            for (Index k = 0; k < chunks; ++k) {
+                const Index begin = k * chunk;
+                evaluate_chunk(thetas.middleCols(begin, std::min(chunk, n - begin)),
+                               out.segment(begin, std::min(chunk, n - begin)),
+                               m_workspaces[static_cast<std::size_t>(thread)]);
+            }
         }
     }
 

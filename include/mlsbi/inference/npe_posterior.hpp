@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 
@@ -39,6 +40,10 @@ struct NpePosteriorOptions {
     double min_acceptance = 1e-3;
     /// Draws made before the acceptance bound is checked, >= 1.
     Index min_proposals = 10000;
+    /// Most draws one sample() call may make, >= 1: with fewer than n accepted by then it stops
+    /// with LowAcceptanceError (bounds the work when min_acceptance = 0 or the acceptance sits
+    /// just above it). Checked after each batch, so up to batch_size - 1 more may be drawn.
+    Index max_proposals = 100'000'000;
     /// Renormalise log_density by the in-support mass Z = P_q(theta in support | x_obs):
     /// log q(theta | x) - log Z, estimated at construction from `leakage_samples` draws.
     bool correct_leakage = false;
@@ -52,6 +57,8 @@ struct NpePosteriorOptions {
                 "NpePosteriorOptions: min_acceptance must be in [0, 1), got ", min_acceptance);
         require(min_proposals >= 1, "NpePosteriorOptions: min_proposals must be >= 1, got ",
                 min_proposals);
+        require(max_proposals >= 1, "NpePosteriorOptions: max_proposals must be >= 1, got ",
+                max_proposals);
         require(leakage_samples >= 1, "NpePosteriorOptions: leakage_samples must be >= 1, got ",
                 leakage_samples);
     }
@@ -100,9 +107,11 @@ public:
     /// n draws from q(theta | x_obs) restricted to the prior support. Proposal batch r is made
     /// with seed derive_seed(seed, r): deterministic given seed and batch_size.
     /// \throws LowAcceptanceError when the acceptance rate is below min_acceptance after
-    ///         min_proposals draws; std::invalid_argument if n < 0.
+    ///         min_proposals draws, or when max_proposals draws gave fewer than n inside the
+    ///         support; std::invalid_argument if n < 0.
     [[nodiscard]] NpeSamples sample(Index n, std::uint64_t seed) const {
         require(n >= 0, "NpePosterior::sample: n must be >= 0, got ", n);
+        [[maybe_unused]] const SerialEigen serial;
         NpeSamples out;
         out.samples.resize(dim(), n);
         const Index batch = m_options.batch_size;
@@ -129,6 +138,14 @@ public:
                             "; the estimator puts its mass outside the prior (check x_obs is "
                             "in the training range, or train longer)"),
                     rate, out.proposed);
+            if (accepted < n && out.proposed >= m_options.max_proposals)
+                throw LowAcceptanceError(
+                    message("NpePosterior::sample: max_proposals = ", m_options.max_proposals,
+                            " reached after ", out.proposed, " draws with only ", accepted,
+                            " of the ", n, " requested inside the prior support (acceptance ",
+                            rate, "); raise max_proposals, or check that x_obs is in the "
+                            "training range"),
+                    rate, out.proposed);
         }
         out.acceptance_rate =
             n == 0 ? 1.0 : static_cast<double>(n) / static_cast<double>(out.proposed);
@@ -143,6 +160,7 @@ public:
                 " x n with out of size n, got ", thetas.rows(), " x ", thetas.cols(), " and ",
                 out.size());
         const Index n = thetas.cols();
+        [[maybe_unused]] const SerialEigen serial;
         m_thetas = thetas.template cast<Scalar>();
         m_context = m_x.replicate(1, n);
         m_log_q.resize(n);
@@ -164,6 +182,7 @@ public:
     /// \throws LowAcceptanceError if no draw falls inside the support.
     double estimate_support_mass(Index n, std::uint64_t seed) {
         require(n >= 1, "NpePosterior::estimate_support_mass: n must be >= 1, got ", n);
+        [[maybe_unused]] const SerialEigen serial;
         const Index batch = std::min(m_options.batch_size, n);
         const Matrix<Scalar> context = m_x.replicate(1, batch);
         Matrix<Scalar> draws(dim(), batch);

@@ -20,6 +20,13 @@ enum class Task { nle, npe };
 
 [[nodiscard]] inline const char* to_string(Task task) { return task == Task::nle ? "nle" : "npe"; }
 
+/// How the last evaluation of a McLoss or MlmcLoss ran (a cheap diagnostic, e.g. for tests
+/// that must see the parallel path run).
+struct EvaluationStats {
+    Index tasks = 0;  ///< chunks evaluated (one chunk of one term each)
+    int threads = 0;  ///< OpenMP threads of the parallel region; 1 on the serial path
+};
+
 /// Evaluation options shared by McLoss and MlmcLoss.
 struct LossOptions {
     /// Columns per evaluation chunk (>= 1). Each chunk is one forward and one backward pass with

@@ -45,6 +45,11 @@ public:
     [[nodiscard]] std::string term_name(Index /*term*/) const { return "h_0"; }
     [[nodiscard]] Index max_batches() const { return m_terms.max_batches(); }
     [[nodiscard]] const std::vector<LossTerm<Scalar>>& terms() const { return m_terms.terms(); }
+    /// Chunks and OpenMP threads of the last evaluation (a diagnostic: shows whether the
+    /// parallel path ran).
+    [[nodiscard]] const EvaluationStats& last_evaluation() const {
+        return m_terms.last_evaluation();
+    }
 
     /// Fits the estimator's z-scoring on this data set (needs n >= 2).
     void fit_standardization(Estimator& estimator) const {

@@ -91,6 +91,11 @@ public:
     }
     [[nodiscard]] Index max_batches() const { return m_terms.max_batches(); }
     [[nodiscard]] const std::vector<LossTerm<Scalar>>& terms() const { return m_terms.terms(); }
+    /// Chunks and OpenMP threads of the last evaluation (a diagnostic: shows whether the
+    /// parallel path ran).
+    [[nodiscard]] const EvaluationStats& last_evaluation() const {
+        return m_terms.last_evaluation();
+    }
 
     /// Fits the estimator's z-scoring on the highest-fidelity data: level L's (theta, x_fine),
     /// oriented for the task. \throws std::invalid_argument if n_L < 2.

@@ -14,6 +14,7 @@
 /// and growing n_l only appends columns.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -25,11 +26,8 @@
 #include <utility>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/core/types.hpp"
 #include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/rng/random_stream.hpp"
@@ -56,9 +54,11 @@ struct LevelReport {
     Index requested = 0;                ///< n_l asked for
     Index kept = 0;                     ///< samples in the dataset
     Index dropped = 0;                  ///< seed-matched samples dropped as non-finite
-    Index simulations = 0;              ///< simulator calls (n_l at level 0, 2 n_l above)
+    Index simulations = 0;              ///< simulator calls (n_l at level 0, 2 n_l above; none
+                                        ///< for a non-finite theta)
     double seconds = 0;                 ///< wall time of the level
     double seconds_per_simulation = 0;  ///< seconds / simulations (0 when none ran)
+    int threads = 0;                    ///< OpenMP threads that ran the level's loop
 };
 
 /// Levels 0..L of seed-matched data and what generation did at each.
@@ -69,11 +69,16 @@ struct MultilevelDataset {
     [[nodiscard]] std::size_t level_count() const { return levels.size(); }
 };
 
-/// What to do with a simulation that returns NaN or infinity.
+/// What to do with a sample whose theta (from the prior) or simulation output has a NaN or an
+/// infinity. A non-finite theta is never passed to the simulator.
 enum class NonFinitePolicy {
     error,  ///< throw SimulationError naming the level and sample index (default)
     drop,   ///< drop the whole seed-matched sample (both levels) and count it in the report
 };
+
+/// Default bound on the memory a generated dataset may take (16 GiB): a larger request is almost
+/// always a typo in a sample count, refused before any allocation or simulation.
+inline constexpr std::int64_t default_max_dataset_bytes = std::int64_t(1) << 34;
 
 /// Thrown when a simulator throws or, under NonFinitePolicy::error, returns a non-finite value.
 class SimulationError : public std::runtime_error {
@@ -97,8 +102,12 @@ struct GenerationOptions {
     NonFinitePolicy non_finite = NonFinitePolicy::error;
     int threads =
         0;  ///< OpenMP threads; 0 = OpenMP default (OMP_NUM_THREADS / omp_set_num_threads)
+    /// Most bytes the whole dataset (theta, x_fine, x_coarse, seeds of every level) may take,
+    /// >= 1; checked against the prior's and simulator's dimensions before anything runs.
+    std::int64_t max_bytes = default_max_dataset_bytes;
 
-    /// \throws std::invalid_argument naming the field: no levels, an empty level, threads < 0.
+    /// \throws std::invalid_argument naming the field: no levels, an empty level, threads < 0,
+    ///         max_bytes < 1.
     void validate() const {
         require(!samples_per_level.empty(),
                 "GenerationOptions: samples_per_level is empty (need n_0, ..., n_L)");
@@ -106,6 +115,7 @@ struct GenerationOptions {
             require(samples_per_level[l] >= 1, "GenerationOptions: samples_per_level[", l, "] is ",
                     samples_per_level[l], ": level ", l, " is empty (need >= 1 sample)");
         require(threads >= 0, "GenerationOptions: threads must be >= 0, got ", threads);
+        require(max_bytes >= 1, "GenerationOptions: max_bytes must be >= 1, got ", max_bytes);
     }
 };
 
@@ -113,9 +123,12 @@ struct GenerationOptions {
 struct DatasetOptions {
     NonFinitePolicy non_finite = NonFinitePolicy::error;
     int threads = 0;  ///< OpenMP threads; 0 = OpenMP default
-    /// \throws std::invalid_argument if threads < 0.
+    /// Most bytes the dataset (theta, x, seeds) may take, >= 1 (see GenerationOptions).
+    std::int64_t max_bytes = default_max_dataset_bytes;
+    /// \throws std::invalid_argument if threads < 0 or max_bytes < 1.
     void validate() const {
         require(threads >= 0, "DatasetOptions: threads must be >= 0, got ", threads);
+        require(max_bytes >= 1, "DatasetOptions: max_bytes must be >= 1, got ", max_bytes);
     }
 };
 
@@ -128,6 +141,35 @@ inline constexpr std::uint64_t simulator_tag = 2;
 inline constexpr std::uint64_t single_level_stream = 0xFFFFFFFFULL;
 
 namespace detail {
+
+// Bytes level `level` of n samples needs: theta (p rows), x_fine and, above level 0, x_coarse
+// (d rows each) in double, its seeds and generation's per-sample flag. In long double so that
+// absurd n cannot overflow; also refuses sizes Eigen's Index cannot hold.
+inline long double level_bytes(const char* caller, std::size_t level, Index n, Index p, Index d,
+                               bool with_coarse) {
+    const Index rows = std::max({p, d, Index(1)});
+    require(n <= std::numeric_limits<Index>::max() / rows, caller, ": level ", level, " asks for ",
+            n, " samples of ", rows, " rows: more entries than an Eigen matrix can index");
+    const long double per_sample =
+        static_cast<long double>(sizeof(double)) *
+            static_cast<long double>(p + (with_coarse ? 2 : 1) * d) +
+        static_cast<long double>(sizeof(std::uint64_t) + 1);
+    return per_sample * static_cast<long double>(n);
+}
+
+// Refuses a dataset larger than max_bytes, naming the level that crosses the bound.
+inline void check_dataset_size(const char* caller, const std::vector<Index>& sizes, Index p,
+                               Index d, std::int64_t max_bytes) {
+    long double total = 0;
+    for (std::size_t l = 0; l < sizes.size(); ++l) {
+        const long double bytes = level_bytes(caller, l, sizes[l], p, d, l >= 1);
+        total += bytes;
+        require(total <= static_cast<long double>(max_bytes), caller, ": level ", l, " (",
+                sizes[l], " samples, ", static_cast<double>(bytes), " bytes) takes the dataset to ",
+                static_cast<double>(total), " bytes, above max_bytes = ", max_bytes,
+                " (a typo in samples_per_level? raise max_bytes if you mean it)");
+    }
+}
 
 // Simulates one level of n samples in parallel. `fine(theta, seed, x)` always runs;
 // `coarse` runs when `with_coarse`. Column i is sample index first_index + i of the stream and
@@ -145,49 +187,64 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
     data.x_fine.setConstant(d, n, nan);  // a simulator that forgets an entry shows up as non-finite
     if (with_coarse) data.x_coarse.setConstant(d, n, nan);
     data.seeds.resize(static_cast<std::size_t>(n));
-    std::vector<unsigned char> bad(static_cast<std::size_t>(n), 0);  // bit 0 fine, bit 1 coarse
+    constexpr unsigned char fine_flag = 1, coarse_flag = 2, theta_flag = 4;
+    std::vector<unsigned char> bad(static_cast<std::size_t>(n), 0);  // *_flag bits per sample
     Index failed_index = n;  // lowest sample whose simulator threw
     std::string failed_what;
 
     const auto start = std::chrono::steady_clock::now();
+    // Read before the SerialEigen below lowers the calling thread's default.
+    [[maybe_unused]] const int thread_count = outer_thread_count(threads);
+    int team = 1;
 #ifdef _OPENMP
-    const int thread_count = threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel for schedule(dynamic) num_threads(thread_count)
-#else
-    (void)threads;
+#pragma omp parallel num_threads(thread_count)
 #endif
-    for (Index i = 0; i < n; ++i) {
-        const auto index = static_cast<std::uint64_t>(first_index + i);
-        const char* stage = "the prior";
-        try {
-            RandomStream theta_rng(derive_seed(master, stream_level, index, theta_tag));
-            prior.sample(theta_rng, data.theta.col(i));
-            const std::uint64_t seed = derive_seed(master, stream_level, index, simulator_tag);
-            data.seeds[static_cast<std::size_t>(i)] = seed;
-            stage = "the fine simulator";
-            fine(data.theta.col(i), seed, data.x_fine.col(i));
-            unsigned char flags = data.x_fine.col(i).allFinite() ? 0 : 1;
-            if (with_coarse) {
-                stage = "the coarse simulator";
-                coarse(data.theta.col(i), seed, data.x_coarse.col(i));
-                if (!data.x_coarse.col(i).allFinite()) flags |= 2;
-            }
-            bad[static_cast<std::size_t>(i)] = flags;
-        } catch (const std::exception& e) {
+    {
+        // The simulators run with OpenMP's thread count at 1, so their Eigen products (and
+        // nested parallel regions) stay serial inside our parallel loop.
+        [[maybe_unused]] const SerialEigen serial;
+#ifdef _OPENMP
+#pragma omp single nowait
+        team = omp_get_num_threads();
+#pragma omp for schedule(dynamic) nowait  // the region's end is the only barrier
+#endif
+        for (Index i = 0; i < n; ++i) {
+            const auto index = static_cast<std::uint64_t>(first_index + i);
+            const char* stage = "the prior";
+            try {
+                RandomStream theta_rng(derive_seed(master, stream_level, index, theta_tag));
+                prior.sample(theta_rng, data.theta.col(i));
+                const std::uint64_t seed = derive_seed(master, stream_level, index, simulator_tag);
+                data.seeds[static_cast<std::size_t>(i)] = seed;
+                if (!data.theta.col(i).allFinite()) {  // never simulate at a NaN theta
+                    bad[static_cast<std::size_t>(i)] = theta_flag;
+                    continue;
+                }
+                stage = "the fine simulator";
+                fine(data.theta.col(i), seed, data.x_fine.col(i));
+                unsigned char flags = data.x_fine.col(i).allFinite() ? 0 : fine_flag;
+                if (with_coarse) {
+                    stage = "the coarse simulator";
+                    coarse(data.theta.col(i), seed, data.x_coarse.col(i));
+                    if (!data.x_coarse.col(i).allFinite()) flags |= coarse_flag;
+                }
+                bad[static_cast<std::size_t>(i)] = flags;
+            } catch (const std::exception& e) {
 #ifdef _OPENMP
 #pragma omp critical(mlsbi_generate_level_error)
 #endif
-            if (i < failed_index) {
-                failed_index = i;
-                failed_what = message(stage, " threw: ", e.what());
-            }
-        } catch (...) {
+                if (i < failed_index) {
+                    failed_index = i;
+                    failed_what = message(stage, " threw: ", e.what());
+                }
+            } catch (...) {
 #ifdef _OPENMP
 #pragma omp critical(mlsbi_generate_level_error)
 #endif
-            if (i < failed_index) {
-                failed_index = i;
-                failed_what = message(stage, " threw an unknown exception");
+                if (i < failed_index) {
+                    failed_index = i;
+                    failed_what = message(stage, " threw an unknown exception");
+                }
             }
         }
     }
@@ -200,11 +257,26 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
             failed_index);
 
     Index dropped = 0;
+    Index unsimulated = 0;  // samples skipped for a non-finite theta
     for (Index i = 0; i < n; ++i) {
         const unsigned char flags = bad[static_cast<std::size_t>(i)];
         if (flags == 0) continue;
+        if (flags == theta_flag) {
+            ++unsimulated;
+            if (policy == NonFinitePolicy::error) {
+                Index row = 0;
+                while (row < p && std::isfinite(data.theta(row, i))) ++row;
+                throw SimulationError(
+                    message(caller, ": level ", level, ", sample ", i,
+                            ": the prior drew a non-finite theta (", data.theta(row, i),
+                            " at row ", row, "); use NonFinitePolicy::drop to drop such samples"),
+                    level, i);
+            }
+            ++dropped;
+            continue;
+        }
         if (policy == NonFinitePolicy::error) {
-            const bool fine_bad = (flags & 1) != 0;
+            const bool fine_bad = (flags & fine_flag) != 0;
             const auto& x = fine_bad ? data.x_fine : data.x_coarse;
             Index row = 0;
             while (row < d && std::isfinite(x(row, i))) ++row;
@@ -242,8 +314,9 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
     report.requested = n;
     report.dropped = dropped;
     report.kept = n - dropped;
-    report.simulations = with_coarse ? 2 * n : n;
+    report.simulations = (with_coarse ? 2 : 1) * (n - unsimulated);
     report.seconds = seconds;
+    report.threads = team;
     report.seconds_per_simulation =
         report.simulations > 0 ? seconds / static_cast<double>(report.simulations) : 0.0;
     return data;
@@ -261,9 +334,10 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
 /// \tparam P satisfies distributions::Prior.
 /// \throws std::invalid_argument for invalid options, a number of levels that differs from
 ///         Multilevel::levels, output dimensions that differ between levels, or a prior whose
-///         dimension differs from a level's declared parameter_dim(); SimulationError naming the
-///         level and sample index when a simulator throws or (policy error) returns a non-finite
-///         value; std::invalid_argument when dropping empties a level.
+///         dimension differs from a level's declared parameter_dim(), or a dataset larger than
+///         options.max_bytes (naming the level); SimulationError naming the level and sample
+///         index when a simulator throws or (policy error) the prior draws or a simulator returns
+///         a non-finite value; std::invalid_argument when dropping empties a level.
 template <MultilevelModel Multilevel, distributions::Prior P>
 [[nodiscard]] MultilevelDataset generate_multilevel_dataset(const Multilevel& model, const P& prior,
                                                             const GenerationOptions& options) {
@@ -290,6 +364,9 @@ template <MultilevelModel Multilevel, distributions::Prior P>
                     prior.dim());
         }
     }
+
+    detail::check_dataset_size(caller, options.samples_per_level, prior.dim(), d,
+                               options.max_bytes);
 
     MultilevelDataset dataset;
     dataset.levels.reserve(level_count);
@@ -326,6 +403,7 @@ template <LevelSimulator S, distributions::Prior P>
     if (const auto declared = parameter_dim(sim))
         require(*declared == prior.dim(), caller, ": the simulator expects theta of dimension ",
                 *declared, " but the prior has ", prior.dim());
+    detail::check_dataset_size(caller, {n}, prior.dim(), d, options.max_bytes);
     auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t s, VectorRef<double> x) {
         sim.simulate(theta, s, x);
     };

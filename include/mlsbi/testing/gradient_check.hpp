@@ -16,7 +16,8 @@ namespace mlsbi::testing {
 
 /// Options of check_gradient. Zero step or tolerance means "the default for Scalar":
 /// step 1e-6 / 2e-3 and tolerance 1e-5 / 3e-2 for double / float (central differences have
-/// O(h^2) truncation and O(eps/h) rounding error).
+/// O(h^2) truncation and O(eps/h) rounding error). The tolerance bounds the relative error
+/// defined at check_gradient, so float checks cannot see gradient errors below about 3%.
 struct GradientCheckOptions {
     int directions = 10;         ///< random unit directions (plus each of the first coordinates)
     int coordinate_checks = 5;   ///< coordinate directions e_i also checked (first few entries)
@@ -54,8 +55,10 @@ struct GradientCheckResult {
 /// \tparam Scalar float or double: the precision `value` is evaluated in.
 /// \param value callable `double(const Vector<Scalar>&)`; must be deterministic.
 /// \param x the point; \param gradient the analytic gradient at x (same size).
-/// The error of a direction v is |D_fd - g.v| / max(scale, |D_fd|, |g.v|), scale = max over
-/// directions of |g.v| so that tiny components are judged against the gradient's magnitude.
+/// The error of a direction v is |D_fd - g.v| / max(0.1 scale, |D_fd|, |g.v|), where D_fd is the
+/// central difference (f(x + h v) - f(x - h v)) / 2h and scale the largest |g.v| or |D_fd| over
+/// all directions checked, so that tiny components are judged against the gradient's magnitude.
+/// The check passes when the worst error is finite and <= the tolerance (a NaN fails).
 template <typename Scalar, typename Value>
 GradientCheckResult check_gradient(Value&& value, const Vector<Scalar>& x,
                                    const Vector<Scalar>& gradient,

@@ -9,24 +9,14 @@
 #include <numeric>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/losses/loss_terms.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 
 namespace mlsbi::losses::detail {
 
 /// Number of OpenMP threads to use for `requested` (0 = the OpenMP default).
-[[nodiscard]] inline int thread_count(int requested) {
-#ifdef _OPENMP
-    return requested > 0 ? requested : omp_get_max_threads();
-#else
-    (void)requested;
-    return 1;
-#endif
-}
+[[nodiscard]] inline int thread_count(int requested) { return outer_thread_count(requested); }
 
 /// Owns prepared terms and evaluates them in fixed-size column chunks.
 ///
@@ -62,6 +52,8 @@ public:
     [[nodiscard]] Index term_count() const { return static_cast<Index>(m_terms.size()); }
     [[nodiscard]] Index parameter_count() const { return m_parameter_count; }
     [[nodiscard]] const LossOptions& options() const { return m_options; }
+    /// Tasks and threads of the last evaluate / value / per_sample_losses call.
+    [[nodiscard]] const EvaluationStats& last_evaluation() const { return m_last; }
 
     /// Smallest term size: the largest number of level-stratified batches.
     [[nodiscard]] Index max_batches() const {
@@ -211,10 +203,9 @@ private:
     }
 
     // Runs body(k) for every task; the first exception is rethrown after the loop. Eigen must
-    // run its products single-threaded inside a task whatever the thread count, because its
-    // own GEMM splitting changes the rounding: inside a parallel region of >= 2 threads it does
-    // so by itself; the serial path (one task or one thread) caps OpenMP's thread count for
-    // the calling thread while it runs.
+    // run its products single-threaded inside a task whatever the thread count (its own GEMM
+    // splitting is slow at these sizes and changes the rounding), so every task holds a
+    // SerialEigen; the thread count is read before.
     template <class Body>
     void run_parallel(Body&& body) {
         const auto count = static_cast<long>(m_tasks.size());
@@ -228,6 +219,7 @@ private:
             total += c.count;
             largest = std::max(largest, c.count);
         }
+        m_last = EvaluationStats{static_cast<Index>(count), 1};
         std::exception_ptr error;
         if (threads <= 1 || total - largest < min_parallel_columns) {
             [[maybe_unused]] const SerialEigen serial;
@@ -235,31 +227,26 @@ private:
             return;
         }
 #ifdef _OPENMP  // without OpenMP, threads is 1 and the serial path above ran
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-        for (long k = 0; k < count; ++k) {
-            try {
-                body(static_cast<std::size_t>(k));
-            } catch (...) {
+        int team = 1;
+#pragma omp parallel num_threads(threads)
+        {
+            [[maybe_unused]] const SerialEigen serial;
+#pragma omp single nowait
+            team = omp_get_num_threads();
+#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
+            for (long k = 0; k < count; ++k) {
+                try {
+                    body(static_cast<std::size_t>(k));
+                } catch (...) {
 #pragma omp critical(mlsbi_term_set_error)
-                if (!error) error = std::current_exception();
+                    if (!error) error = std::current_exception();
+                }
             }
         }
+        m_last.threads = team;
 #endif
         if (error) std::rethrow_exception(error);
     }
-
-    // Sets the calling thread's OpenMP thread count (which Eigen reads) to 1 for its lifetime.
-    struct SerialEigen {
-#ifdef _OPENMP
-        int saved = omp_get_max_threads();
-        SerialEigen() { omp_set_num_threads(1); }
-        ~SerialEigen() { omp_set_num_threads(saved); }
-#else
-        SerialEigen() = default;
-#endif
-        SerialEigen(const SerialEigen&) = delete;
-        SerialEigen& operator=(const SerialEigen&) = delete;
-    };
 
     static constexpr Index min_parallel_columns = 256;
 
@@ -269,6 +256,7 @@ private:
     Index m_input_dim = 0;
     Index m_context_dim = 0;
     const char* m_owner = "loss";
+    EvaluationStats m_last;
     std::vector<Chunk> m_tasks;
     std::vector<typename Estimator::Workspace> m_workspaces;  // one per task slot
     std::vector<Vector<Scalar>> m_buffers;                    // weights or log q per task slot
