@@ -4,4 +4,5 @@
 #pragma once
 
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/runaway.hpp"
 #include "mlsbi/training/trainer.hpp"
