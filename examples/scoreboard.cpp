@@ -6,7 +6,7 @@
 // problem and seed, at the same budget B (= budget_top simulations of the top level):
 //   ml        train_mlmc with default options (the robust recipe), n_0 = s B / c_0 and
 //             n_l = (1 - s) B / (L (c_l + c_{l-1})) seed-matched pairs per level l >= 1
-//             (s = --level0-share, default 0.5: a fixed split, not the allocator's plan);
+//             (s = --level0-share, default 0.3: a fixed split, not the allocator's plan);
 //   mc_top    plain MC (train_mc) on B / c_L top-level simulations;
 //   mc_cheap  plain MC on B / c_0 cheapest-level simulations;
 //   tl        transfer learning (train_transfer): 40% of B on the cheapest level, 60% on the top;
@@ -18,8 +18,8 @@
 // well-coupled problems ml at least 1.3x better than mc_top). Writes a per-run CSV, a summary CSV
 // and (with gnuplot) a PNG.
 //
-//   scoreboard [--quick] [--seeds 5] [--budget 100] [--level0-share 0.5] [--ablation]
-//              [--only name] [--out prefix]
+//   scoreboard [--quick] [--seeds 5] [--budget 100] [--level0-share 0.3] [--ablation]
+//              [--methods abl_es,abl_paper] [--only name] [--out prefix]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,10 +52,11 @@ struct Config {
     int mc_epochs = 2000;
     int patience = 30;
     double learning_rate = 3e-3;
-    double level0_share = 0.5;  ///< of the budget, to level 0 in the ML data (the rest split
+    double level0_share = 0.3;  ///< of the budget, to level 0 in the ML data (the rest split
                                 ///< equally over the correction levels)
     bool ablation = false;
     std::string only;
+    std::string methods;  ///< comma-separated names to run (empty: all); the first four always
     std::string out = "scoreboard";
 };
 
@@ -78,6 +79,8 @@ Config parse(int argc, char** argv) {
             c.level0_share = std::stod(next(i));
         } else if (a == "--ablation") {
             c.ablation = true;
+        } else if (a == "--methods") {
+            c.methods = next(i);
         } else if (a == "--only") {
             c.only = next(i);
         } else if (a == "--out") {
@@ -203,8 +206,8 @@ int main(int argc, char** argv) {
         }
         return data;
     };
-    auto ml_method = [&](training::MlmcTrainingOptions options) -> Trainer {
-        options.training.adam = common.adam;
+    auto ml_method = [&](training::MlmcTrainingOptions options, bool common_adam = true) -> Trainer {
+        if (common_adam) options.training.adam = common.adam;
         options.training.progress = false;
         options.training.max_epochs = config.ml_epochs;
         options.loss = loss_options;
@@ -274,8 +277,25 @@ int main(int argc, char** argv) {
         auto net_noproj = training::MlmcTrainingOptions{};
         net_noproj.training.adjustment.project = false;
         methods.emplace_back("abl_default_noproj", ml_method(net_noproj));
+        auto multilevel = training::MlmcTrainingOptions{};
+        multilevel.robust.criterion = training::RobustCriterion::multilevel;
+        methods.emplace_back("abl_mlcrit", ml_method(multilevel));
+        auto multilevel_nonet = multilevel;
+        multilevel_nonet.robust.safety_net = false;
+        methods.emplace_back("abl_mlcrit_nonet", ml_method(multilevel_nonet));
+        auto slow = training::MlmcTrainingOptions{};
+        slow.training.adam.learning_rate = config.learning_rate / 3;
+        methods.emplace_back("abl_default_lr/3", ml_method(slow, false));
     }
 
+    if (!config.methods.empty()) {
+        const std::string wanted = "," + config.methods + ",";
+        std::erase_if(methods, [&](const auto& m) {
+            static const std::string main_methods = ",ml,mc_top,mc_cheap,tl,";
+            return main_methods.find("," + m.first + ",") == std::string::npos &&
+                   wanted.find("," + m.first + ",") == std::string::npos;
+        });
+    }
     std::vector<Run> runs;
     std::vector<ScoreboardProblem> problems;
     for (auto& p : examples::scoreboard_problems())

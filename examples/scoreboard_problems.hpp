@@ -27,6 +27,7 @@
 #include <functional>
 #include <numbers>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mlsbi/losses/loss_terms.hpp"
@@ -66,17 +67,25 @@ inline double log_normal_density(double x, double mean, double sd) {
     return -0.5 * z * z - std::log(sd) - 0.5 * std::log(2 * std::numbers::pi);
 }
 
+// The descriptive fields of a problem; the callables are filled in by each family.
+inline ScoreboardProblem describe(const std::string& family, losses::Task task, bool well,
+                                  Index theta_dim, Index x_dim, std::vector<double> cost) {
+    ScoreboardProblem p;
+    p.name = family + (well ? "_well" : "_poor");
+    p.task = task;
+    p.well_coupled = well;
+    p.theta_dim = theta_dim;
+    p.x_dim = x_dim;
+    p.cost = std::move(cost);
+    return p;
+}
+
 }  // namespace detail
 
 /// Linear-Gaussian NPE, two levels.
 inline ScoreboardProblem linear_gaussian(bool well) {
-    ScoreboardProblem p;
-    p.name = well ? "linear_gaussian_well" : "linear_gaussian_poor";
-    p.task = losses::Task::npe;
-    p.well_coupled = well;
-    p.theta_dim = 2;
-    p.x_dim = 2;
-    p.cost = well ? std::vector<double>{1, 10} : std::vector<double>{1, 100};
+    auto p = detail::describe("linear_gaussian", losses::Task::npe, well, 2, 2,
+                              well ? std::vector<double>{1, 10} : std::vector<double>{1, 100});
     constexpr double a0 = 1.0, a1 = 0.6, s = 0.5;
     p.prior = [](RandomStream& rng, VectorRef<double> theta) {
         theta(0) = standard_normal(rng);
@@ -119,14 +128,9 @@ inline ScoreboardProblem linear_gaussian(bool well) {
 
 /// OU by Euler, NLE, three levels.
 inline ScoreboardProblem ou_euler(bool well) {
-    ScoreboardProblem p;
-    p.name = well ? "ou_euler_well" : "ou_euler_poor";
-    p.task = losses::Task::nle;
-    p.well_coupled = well;
-    p.theta_dim = 2;
-    p.x_dim = 1;
     const std::vector<int> steps = well ? std::vector<int>{16, 32, 64} : std::vector<int>{1, 4, 64};
-    p.cost = {double(steps[0]), double(steps[1]), double(steps[2])};
+    auto p = detail::describe("ou_euler", losses::Task::nle, well, 2, 1,
+                              {double(steps[0]), double(steps[1]), double(steps[2])});
     p.prior = [](RandomStream& rng, VectorRef<double> theta) {
         theta(0) = rng.uniform(0.5, 3.0);  // gamma
         theta(1) = rng.uniform(0.2, 1.0);  // sigma
@@ -158,13 +162,7 @@ inline ScoreboardProblem ou_euler(bool well) {
 
 /// g-and-k NLE, two levels.
 inline ScoreboardProblem gnk(bool well) {
-    ScoreboardProblem p;
-    p.name = well ? "gnk_well" : "gnk_poor";
-    p.task = losses::Task::nle;
-    p.well_coupled = well;
-    p.theta_dim = 4;
-    p.x_dim = 1;
-    p.cost = {1, 20};
+    auto p = detail::describe("gnk", losses::Task::nle, well, 4, 1, {1, 20});
     p.prior = [](RandomStream& rng, VectorRef<double> theta) {
         theta(0) = rng.uniform(0, 3);
         theta(1) = rng.uniform(0, 3);
@@ -213,13 +211,8 @@ inline double student4_log_density(double t) { return std::log(0.375) - 2.5 * st
 
 /// Student-t location NPE, two levels, grid posterior.
 inline ScoreboardProblem student(bool well) {
-    ScoreboardProblem p;
-    p.name = well ? "student_well" : "student_poor";
-    p.task = losses::Task::npe;
-    p.well_coupled = well;
-    p.theta_dim = 1;
-    p.x_dim = 3;
-    p.cost = well ? std::vector<double>{1, 4} : std::vector<double>{1, 50};
+    auto p = detail::describe("student", losses::Task::npe, well, 1, 3,
+                              well ? std::vector<double>{1, 4} : std::vector<double>{1, 50});
     constexpr double scale = 0.5;
     p.prior = [](RandomStream& rng, VectorRef<double> theta) { theta(0) = standard_normal(rng); };
     p.simulate = [well](int level, const ConstVectorRef<double>& t, std::uint64_t seed,

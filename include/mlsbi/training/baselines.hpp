@@ -153,8 +153,18 @@ enum class MlmcRecipe {
 /// - the safety net also trains plain MC on the same top-level training samples and keeps
 ///   whichever of {plain, warm start, ML} has the lowest held-out criterion, so a poorly
 ///   coupled cheap level cannot make the result worse than ignoring it.
+/// The held-out criterion of the robust recipe: both estimate the high-fidelity NLL
+/// E[-log q] of the current model on samples training never saw.
+enum class RobustCriterion {
+    high_fidelity,  ///< mean NLL of held-out top-level fine samples (bounded; noisy if n_L small)
+    multilevel,     ///< the MLMC estimate on held-out samples of every level (unbiased; less noisy
+                    ///< when the coupling is good, as noisy as its corrections otherwise)
+};
+
 struct RobustMlmcOptions {
-    double holdout_fraction = 0.2;  ///< of the top level's pairs, held out for the criterion
+    RobustCriterion criterion = RobustCriterion::high_fidelity;
+    double holdout_fraction = 0.2;  ///< of the top level's pairs (of every level for the
+                                    ///< multilevel criterion), held out for the criterion
     bool warm_start = true;         ///< start the ML phase from a level-0 network
     bool safety_net = true;         ///< also train plain MC on the top level; keep the best
     int patience = 30;              ///< early-stopping patience of every phase (>= 1)
@@ -258,38 +268,18 @@ simulators::MultilevelDataset without_held_out_top(const Data& data,
 
 }  // namespace detail
 
-/// The robust ML recipe (the default of train_mlmc; see RobustMlmcOptions for why):
-/// 1. hold out `holdout_fraction` of the top level's pairs; their fine samples define the
-///    criterion, the high-fidelity mean NLL; the z-scoring is fitted on the remaining top-level
-///    fine samples (as the paper's ML training does) and kept through all phases;
-/// 2. safety net: plain MC training on the remaining top-level fine samples, early-stopped on
-///    the criterion, from the estimator's initial weights;
-/// 3. warm start: MC training on level 0 (train_mc: its own 10% split, early stopping);
-/// 4. ML phase from the warm start: at most `training.max_epochs` epochs of the MLMC loss
-///    (Algorithm 1 as configured in `training.adjustment`), early-stopped on the criterion with
-///    runaway detection, best validated weights restored;
-/// 5. the candidate with the lowest criterion is kept.
-/// Cost: the safety net and the warm start add two plain trainings (on n_L and n_0 samples).
-/// 	hrows std::invalid_argument on bad options or if the top level is too small to split.
-template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
-RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, losses::Task task,
-                                    const MlmcTrainingOptions& options = {},
-                                    const TrainingCallbacks& callbacks = {}) {
+namespace detail {
+
+// Phases 2-5 of train_mlmc_robust on the training part, with any held-out criterion.
+template <class Estimator, class Criterion>
+RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::MultilevelDataset& data,
+                                  Criterion& criterion, losses::Task task,
+                                  const MlmcTrainingOptions& options,
+                                  const TrainingCallbacks& callbacks) {
     using Scalar = typename Estimator::Scalar;
-    options.validate();
-    require(data.levels.size() >= 2, "train_mlmc_robust: need at least 2 levels, got ",
-            data.levels.size());
-    const auto start = std::chrono::steady_clock::now();
     const RobustMlmcOptions& robust = options.robust;
     const auto& top = data.levels.back();
-    const IndexSplit split = split_indices(top.theta.cols(), robust.holdout_fraction,
-                                           derive_seed(options.split_seed, 0x726f62ULL));
-    const Matrix<double> theta_train = top.theta(Eigen::all, split.train);
-    const Matrix<double> x_train = top.x_fine(Eigen::all, split.train);
-    const Matrix<double> theta_held = top.theta(Eigen::all, split.validation);
-    const Matrix<double> x_held = top.x_fine(Eigen::all, split.validation);
-    losses::McLoss<Estimator> criterion(estimator, theta_held, x_held, task, options.loss);
-    losses::McLoss<Estimator> plain_loss(estimator, theta_train, x_train, task, options.loss);
+    losses::McLoss<Estimator> plain_loss(estimator, top.theta, top.x_fine, task, options.loss);
     if (options.training.fit_standardization) plain_loss.fit_standardization(estimator);
 
     // Every phase: early stopping on the criterion, the best weights, the shared z-scoring.
@@ -316,7 +306,6 @@ RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, loss
         BaselineOptions o;
         o.training = phase;
         o.training.max_epochs = robust.pretraining_epochs;
-        o.training.patience = robust.patience;
         o.training.label = options.training.label + "-level0";
         o.split_seed = derive_seed(options.split_seed, 0x6c30ULL);
         o.loss = options.loss;
@@ -325,8 +314,7 @@ RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, loss
         out.criterion_warm_start = criterion.value(estimator);
     }
     const Vector<Scalar> warm_params = params;
-    const auto train_part = detail::without_held_out_top(data, split.train);
-    losses::MlmcLoss<Estimator> loss(estimator, train_part, task, options.loss);
+    losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
     out.multilevel = train(estimator, loss, &criterion, phase, callbacks);
     out.criterion_multilevel = criterion.value(estimator);
 
@@ -341,6 +329,49 @@ RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, loss
     if (robust.safety_net && out.criterion_plain_high < best) {
         out.choice = RobustChoice::plain_high;
         params = plain_params;
+    }
+    return out;
+}
+
+}  // namespace detail
+
+/// The robust ML recipe (the default of train_mlmc; see RobustMlmcOptions for why):
+/// 1. hold out `holdout_fraction` of the top level's pairs; their fine samples define the
+///    criterion, the high-fidelity mean NLL (or, with RobustCriterion::multilevel, of every
+///    level, and the criterion is the held-out MLMC estimate); the z-scoring is fitted on the
+///    remaining top-level fine samples (as the paper's ML training does) and kept throughout;
+/// 2. safety net: plain MC training on the remaining top-level fine samples, early-stopped on
+///    the criterion, from the estimator's initial weights;
+/// 3. warm start: MC training on level 0 (train_mc: its own 10% split, early stopping);
+/// 4. ML phase from the warm start: at most `training.max_epochs` epochs of the MLMC loss
+///    (Algorithm 1 as configured in `training.adjustment`), early-stopped on the criterion with
+///    runaway detection, best validated weights restored;
+/// 5. the candidate with the lowest criterion is kept.
+/// Cost: the safety net and the warm start add two plain trainings (on n_L and n_0 samples).
+/// \throws std::invalid_argument on bad options or if the top level is too small to split.
+template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
+RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, losses::Task task,
+                                    const MlmcTrainingOptions& options = {},
+                                    const TrainingCallbacks& callbacks = {}) {
+    options.validate();
+    require(data.levels.size() >= 2, "train_mlmc_robust: need at least 2 levels, got ",
+            data.levels.size());
+    const auto start = std::chrono::steady_clock::now();
+    const RobustMlmcOptions& robust = options.robust;
+    const std::uint64_t seed = derive_seed(options.split_seed, 0x726f62ULL);
+    RobustMlmcSummary out;
+    if (robust.criterion == RobustCriterion::high_fidelity) {
+        const auto& top = data.levels.back();
+        const IndexSplit split = split_indices(top.theta.cols(), robust.holdout_fraction, seed);
+        const Matrix<double> theta_held = top.theta(Eigen::all, split.validation);
+        const Matrix<double> x_held = top.x_fine(Eigen::all, split.validation);
+        losses::McLoss<Estimator> criterion(estimator, theta_held, x_held, task, options.loss);
+        out = detail::run_robust_mlmc(estimator, detail::without_held_out_top(data, split.train),
+                                      criterion, task, options, callbacks);
+    } else {
+        const auto [train_part, held_out] = split_levels(data, robust.holdout_fraction, seed);
+        losses::MlmcLoss<Estimator> criterion(estimator, held_out, task, options.loss);
+        out = detail::run_robust_mlmc(estimator, train_part, criterion, task, options, callbacks);
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return out;
