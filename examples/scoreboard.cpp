@@ -402,7 +402,8 @@ int main(int argc, char** argv) {
         d.close();
         std::ofstream g(script);
         g << "set terminal pngcairo size 1200,500\nset output '" << config.out << ".png'\n"
-          << "set logscale y\nset ylabel 'expected KL to the exact answer (median, IQR)'\n"
+          << "set termoption noenhanced\nset xrange [-0.5:" << double(problems.size()) - 0.5
+          << "]\nset logscale y\nset ylabel 'expected KL to the exact answer (median, IQR)'\n"
           << "set xtics rotate by -30 (";
         for (std::size_t i = 0; i < problems.size(); ++i)
             g << (i ? ", " : "") << '"' << problems[i].name << "\" " << i;
