@@ -8,6 +8,9 @@
 //
 //   gnk_multilevel_nle [--quick] [--seeds 5] [--n1 50,100,300] [--test-thetas 200]
 //                      [--epochs 1000] [--adjust both|rescale|project|none] [--csv FILE]
+//                      [--recipe paper|default]
+// --recipe paper (the default here: this example reproduces the paper) runs
+// MlmcTrainingOptions::paper(); --recipe default runs train_mlmc's robust default recipe.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -42,6 +45,7 @@ struct Config {
     Index test_thetas = 200;
     std::string adjust = "both";
     std::string csv = "gnk_multilevel_nle.csv";
+    std::string recipe = "paper";
 };
 
 Config parse(int argc, char** argv) {
@@ -67,6 +71,8 @@ Config parse(int argc, char** argv) {
             c.ml_epochs = std::stoi(next(i));
         } else if (a == "--adjust") {
             c.adjust = next(i);
+        } else if (a == "--recipe") {
+            c.recipe = next(i);
         } else if (a == "--csv") {
             c.csv = next(i);
         } else {
@@ -76,6 +82,8 @@ Config parse(int argc, char** argv) {
     require(c.seeds >= 1 && !c.n1.empty() && c.test_thetas >= 1, "bad configuration");
     require(c.adjust == "both" || c.adjust == "rescale" || c.adjust == "project" || c.adjust == "none",
             "--adjust must be both, rescale, project or none, got '", c.adjust, "'");
+    require(c.recipe == "paper" || c.recipe == "default",
+            "--recipe must be paper or default, got '", c.recipe, "'");
     return c;
 }
 
@@ -191,7 +199,8 @@ int main(int argc, char** argv) try {
         }
     };
 
-    training::MlmcTrainingOptions ml_options;
+    auto ml_options = config.recipe == "paper" ? training::MlmcTrainingOptions::paper()
+                                               : training::MlmcTrainingOptions{};
     ml_options.training.max_epochs = config.ml_epochs;
     ml_options.training.progress = false;
     ml_options.training.adjustment.rescale = config.adjust == "both" || config.adjust == "rescale";

@@ -45,7 +45,7 @@ int main() {
     using Flow = flows::MaskedAutoregressiveFlow<float>;
     flows::ConditionalEstimator<Flow> likelihood(
         Flow::Options{.input_dim = 1, .context_dim = 2, .transforms = 3, .hidden = 32}, /*seed=*/2);
-    training::MlmcTrainingOptions options;  // the paper's defaults: full batch, Algorithm 1, Adam
+    training::MlmcTrainingOptions options;  // the default robust recipe (paper(): the paper's)
     options.training.max_epochs = 300;
     options.training.adam.learning_rate = 3e-3;
     const auto summary = training::train_mlmc(likelihood, data, losses::Task::nle, options);

@@ -8,4 +8,5 @@
 #include "mlsbi/training/baselines.hpp"
 #include "mlsbi/training/coupling_report.hpp"
 #include "mlsbi/training/pilot.hpp"
+#include "mlsbi/training/runaway.hpp"
 #include "mlsbi/training/trainer.hpp"

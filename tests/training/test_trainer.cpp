@@ -198,11 +198,13 @@ TEST_CASE("A non-finite loss stops training with a status and the best finite we
 
 TEST_CASE("A diverging MLMC loss gives the diverged status", "[training][trainer]") {
     // Without the gradient adjustments, few seed-matched pairs let the corrections run away:
-    // the MLMC loss is unbounded below (METHOD.md Sec. 3).
+    // the MLMC loss is unbounded below (METHOD.md Sec. 3). The runaway check (which catches this
+    // much earlier, tests/training/test_runaway.cpp) is off here to reach the threshold.
     const auto data = make_data(200, 10, 4);
     auto est = make_estimator<float>(4);
-    training::MlmcTrainingOptions options;
+    auto options = training::MlmcTrainingOptions::paper();
     options.training = quiet(2000, 1e-2);
+    options.training.runaway_gap = std::numeric_limits<double>::infinity();
     options.training.adjustment = {.rescale = false, .project = false};
     const auto summary = training::train_mlmc(est, data, Task::nle, options);
     CHECK(summary.status == TrainingStatus::diverged);
@@ -269,7 +271,7 @@ TEST_CASE("Mini-batch training is deterministic and independent of the thread co
     CHECK(finals[0] == finals[1]);
     SECTION("too many batches for the smallest level") {
         auto est = make_estimator<float>(6);
-        training::MlmcTrainingOptions options;
+        auto options = training::MlmcTrainingOptions::paper();
         options.training = quiet(5);
         options.training.batches_per_epoch = 161;
         CHECK_THROWS_WITH(training::train_mlmc(est, data, Task::nle, options),
@@ -280,7 +282,7 @@ TEST_CASE("Mini-batch training is deterministic and independent of the thread co
 TEST_CASE("ML training with held-out MLMC validation and early stopping", "[training][trainer]") {
     const auto data = make_data(500, 60, 31);
     auto est = make_estimator<float>(7);
-    training::MlmcTrainingOptions options;
+    auto options = training::MlmcTrainingOptions::paper();
     options.training = quiet(400, 1e-2);
     options.training.early_stopping = true;
     options.training.patience = 10;
@@ -292,7 +294,7 @@ TEST_CASE("ML training with held-out MLMC validation and early stopping", "[trai
     CHECK(summary.restored_best);
 
     auto other = make_estimator<float>(7);
-    training::MlmcTrainingOptions no_validation;
+    auto no_validation = training::MlmcTrainingOptions::paper();
     no_validation.training = quiet(5);
     no_validation.training.early_stopping = true;
     CHECK_THROWS_WITH(training::train_mlmc(other, data, Task::nle, no_validation),
@@ -400,7 +402,7 @@ TEST_CASE("MLMC training with a close low-fidelity level beats MC on the same hi
     for (std::uint64_t seed : {1, 2, 3, 4}) {
         const auto data = make_data(1000, 30, seed);
         auto ml = make_estimator<float>(seed);
-        training::MlmcTrainingOptions ml_options;
+        auto ml_options = training::MlmcTrainingOptions::paper();
         ml_options.training = quiet(500);
         const auto ml_summary = training::train_mlmc(ml, data, Task::nle, ml_options);
         REQUIRE(ml_summary.status == TrainingStatus::completed);

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "mlsbi/optimizers/clipping.hpp"
 #include "mlsbi/optimizers/gradient_adjustment.hpp"
 #include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/training/runaway.hpp"
 
 namespace mlsbi::training {
 
@@ -44,6 +46,13 @@ struct TrainingOptions {
     /// loss is unbounded below when the corrections run away (METHOD.md Sec. 3), and a mean NLL
     /// of 1e8 nats is garbage in any units. +inf disables.
     double divergence_threshold = 1e8;
+    /// Runaway (status `runaway`), see training/runaway.hpp: with a validation loss, it rose more
+    /// than this above its best (nats per sample; +inf disables). Checked for multi-term (MLMC)
+    /// losses, and for single-term ones without early stopping (which ends those runs anyway).
+    double runaway_margin = default_runaway_margin;
+    /// Runaway of a multi-term (MLMC) loss: two estimates of the same E[f_{l-1}] (level l's
+    /// coarse samples and the level below) differ by more than this (nats; +inf disables).
+    double runaway_gap = default_runaway_gap;
     std::uint64_t shuffle_seed = 0;  ///< seeds the per-epoch shuffles of mini-batch mode
     bool progress = true;            ///< print a progress line on stderr
     double progress_interval = 1.0;  ///< seconds between progress lines (>= 0)
@@ -63,6 +72,10 @@ struct TrainingOptions {
         require(divergence_threshold > 0,
                 "TrainingOptions: divergence_threshold must be positive, got ",
                 divergence_threshold);
+        require(runaway_margin > 0, "TrainingOptions: runaway_margin must be positive, got ",
+                runaway_margin);
+        require(runaway_gap > 0, "TrainingOptions: runaway_gap must be positive, got ",
+                runaway_gap);
         adam.validate();
         adjustment.validate();
     }
@@ -75,6 +88,8 @@ enum class TrainingStatus {
     non_finite_loss,      ///< a training or validation loss, or a gradient, was NaN or inf
     diverged,             ///< |training loss| exceeded divergence_threshold
     stopped_by_callback,  ///< the epoch callback returned false
+    runaway,  ///< the loss left the range an honest model reaches (training/runaway.hpp); the
+              ///< best validated (or last consistent) weights are restored
 };
 
 [[nodiscard]] inline const char* to_string(TrainingStatus status) {
@@ -89,6 +104,8 @@ enum class TrainingStatus {
             return "diverged";
         case TrainingStatus::stopped_by_callback:
             return "stopped_by_callback";
+        case TrainingStatus::runaway:
+            return "runaway";
     }
     return "unknown";
 }
@@ -111,6 +128,7 @@ struct TrainingSummary {
     long projections = 0;        ///< steps where the projection was applied
     long clipped = 0;            ///< steps where the gradient was clipped
     double seconds = 0;          ///< wall time
+    int runaway_epoch = 0;       ///< epoch at which a runaway was detected (0: none)
 
     [[nodiscard]] bool ok() const {
         return status == TrainingStatus::completed || status == TrainingStatus::early_stopped;
@@ -255,6 +273,7 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
     Vector<Scalar> best_params = params;        // best validated (or initial) weights
     Vector<Scalar> best_train_params = params;  // lowest finite training loss (no validation)
     Vector<Scalar> epoch_start = params;        // weights at the start of the epoch
+    Vector<Scalar> consistent_params = params;  // weights of the last runaway-free evaluation
     double best_train_loss = std::numeric_limits<double>::infinity();
     int epochs_without_improvement = 0;
     double last_print = -std::numeric_limits<double>::infinity();
@@ -266,7 +285,13 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
     };
     auto failed = [&] {
         return summary.status == TrainingStatus::non_finite_loss ||
-               summary.status == TrainingStatus::diverged;
+               summary.status == TrainingStatus::diverged ||
+               summary.status == TrainingStatus::runaway;
+    };
+    auto stop_runaway = [&](int epoch, const std::string& why) {
+        summary.status = TrainingStatus::runaway;
+        summary.runaway_epoch = epoch;
+        summary.message = message("runaway at epoch ", epoch, ": ", why);
     };
 
     for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
@@ -294,6 +319,12 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
                 finite = false;
                 break;
             }
+            if (const auto why = mlmc_runaway(term_values, options.runaway_gap)) {
+                stop_runaway(epoch, *why);
+                finite = false;
+                break;
+            }
+            consistent_params = params;
             epoch_loss += batch_loss / double(batches);
             const auto& diag = adjustment.adjust(term_gradients, gradient);
             const double norm =
@@ -332,6 +363,16 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
                     message("validation loss is ", validation_value, " at epoch ", epoch));
                 break;
             }
+            // Single-term (MC) runs with early stopping already end on a worsening criterion
+            // (`early_stopped`, best weights); the margin guards MLMC runs and fixed-epoch runs.
+            const bool guard_margin = loss.term_count() > 1 || !options.early_stopping;
+            if (const auto why = guard_margin ? validation_runaway(validation_value,
+                                                                   summary.best_validation_loss,
+                                                                   options.runaway_margin)
+                                              : std::nullopt) {
+                stop_runaway(epoch, *why);
+                break;
+            }
             if (validation_value < summary.best_validation_loss - options.min_improvement) {
                 summary.best_validation_loss = validation_value;
                 summary.best_epoch = epoch;
@@ -368,6 +409,9 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
     if (has_validation && (options.restore_best || failed())) {
         params = best_params;
         summary.restored_best = true;
+    } else if (summary.status == TrainingStatus::runaway) {
+        params = consistent_params;  // full batch: the last weights that passed the check
+        summary.restored_best = true;
     } else if (failed()) {
         if (std::isfinite(best_train_loss))
             params = best_train_params;
@@ -376,7 +420,10 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
         summary.restored_best = true;
     }
     if (summary.message.empty()) summary.message = message("completed ", summary.epochs, " epochs");
-    if (summary.restored_best)
+    if (summary.restored_best && !has_validation &&
+        summary.status == TrainingStatus::runaway)
+        summary.message += "; restored the last weights that passed the runaway check";
+    else if (summary.restored_best)
         summary.message += has_validation
                                ? message("; restored the weights of epoch ", summary.best_epoch,
                                          " (validation loss ", summary.best_validation_loss, ")")
