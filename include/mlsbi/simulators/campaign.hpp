@@ -356,8 +356,8 @@ inline void require_same_manifest(const std::string& path, const CampaignManifes
     differs("simulator_id", "'" + on_disk.simulator_id + "'", "'" + wanted.simulator_id + "'");
 }
 
-// Creates the directory and manifest, or checks an existing manifest against the options.
-inline CampaignManifest open_campaign(const CampaignOptions& options, Index theta_dim,
+// The manifest the options describe.
+inline CampaignManifest make_manifest(const CampaignOptions& options, Index theta_dim,
                                       Index x_dim) {
     CampaignManifest wanted;
     wanted.seed = options.generation.seed;
@@ -367,6 +367,13 @@ inline CampaignManifest open_campaign(const CampaignOptions& options, Index thet
     wanted.theta_dim = theta_dim;
     wanted.x_dim = x_dim;
     wanted.simulator_id = options.simulator_id;
+    return wanted;
+}
+
+// Creates the directory and manifest, or checks an existing manifest against the options.
+inline CampaignManifest open_campaign(const CampaignOptions& options, Index theta_dim,
+                                      Index x_dim) {
+    const CampaignManifest wanted = make_manifest(options, theta_dim, x_dim);
     std::error_code error;
     std::filesystem::create_directories(options.directory, error);
     require(!error, "run_campaign: cannot create directory ", options.directory, ": ",
@@ -388,15 +395,23 @@ inline std::vector<ShardId> all_shards(const CampaignManifest& m) {
     return shards;
 }
 
-// Serialises a shard (block of level `level`) with its trailing CRC-32 into `bytes`.
-inline void encode_shard(const CampaignManifest& m, std::size_t level, const LevelBlock& block,
-                         double seconds, std::vector<unsigned char>& bytes) {
+// Bytes of a shard image of `count` samples.
+[[nodiscard]] inline std::size_t shard_bytes(Index p, Index d, Index count, bool coarse) {
+    const auto n = static_cast<std::size_t>(count);
+    const auto doubles = static_cast<std::size_t>(p * count + d * count * (coarse ? 2 : 1));
+    return shard_header_bytes + 8 * doubles + 8 * n + n + 4;
+}
+
+// Appends the shard image of `block` (samples of dataset level `level`, with its trailing CRC-32)
+// to `bytes`. Campaign shard files hold one image; distributed generation sends several.
+inline void append_shard_image(std::uint64_t master, Index p, Index d, std::size_t level,
+                               const LevelBlock& block, double seconds,
+                               std::vector<unsigned char>& bytes) {
     const auto count = static_cast<std::size_t>(block.size());
     const bool coarse = block.x_coarse.size() > 0;
-    const std::size_t doubles =
-        static_cast<std::size_t>(block.theta.size() + block.x_fine.size() + block.x_coarse.size());
-    bytes.resize(shard_header_bytes + 8 * doubles + 8 * count + count + 4);
-    unsigned char* out = bytes.data();
+    const std::size_t start = bytes.size();
+    bytes.resize(start + shard_bytes(p, d, block.size(), coarse));
+    unsigned char* out = bytes.data() + start;
     const auto put = [&out](const void* data, std::size_t size) {
         if (size > 0) std::memcpy(out, data, size);
         out += size;
@@ -405,17 +420,17 @@ inline void encode_shard(const CampaignManifest& m, std::size_t level, const Lev
     const auto level32 = static_cast<std::uint32_t>(level);
     const auto first = static_cast<std::int64_t>(block.first);
     const auto n = static_cast<std::int64_t>(count);
-    const auto p = static_cast<std::int64_t>(m.theta_dim);
-    const auto d = static_cast<std::int64_t>(m.x_dim);
+    const auto p64 = static_cast<std::int64_t>(p);
+    const auto d64 = static_cast<std::int64_t>(d);
     const std::uint64_t has_coarse = coarse ? 1 : 0;
     put(shard_magic, 8);
     put(&version, 4);
     put(&level32, 4);
-    put(&m.seed, 8);
+    put(&master, 8);
     put(&first, 8);
     put(&n, 8);
-    put(&p, 8);
-    put(&d, 8);
+    put(&p64, 8);
+    put(&d64, 8);
     put(&has_coarse, 8);
     put(&seconds, 8);
     put(block.theta.data(), 8 * static_cast<std::size_t>(block.theta.size()));
@@ -423,47 +438,54 @@ inline void encode_shard(const CampaignManifest& m, std::size_t level, const Lev
     put(block.x_coarse.data(), 8 * static_cast<std::size_t>(block.x_coarse.size()));
     put(block.seeds.data(), 8 * count);
     put(block.bad.data(), count);
-    const std::uint32_t crc = crc32(bytes.data(), bytes.size() - 4);
+    const std::uint32_t crc = crc32(bytes.data() + start, bytes.size() - start - 4);
     put(&crc, 4);
 }
 
-// Reads and checks shard `shard` of the campaign into `block` (first, data, flags); returns the
-// stored seconds. Returns false (block untouched) if the file does not exist.
-// \throws std::invalid_argument naming the file when it is damaged or belongs elsewhere.
-inline bool read_shard(const char* caller, const std::string& directory,
-                       const CampaignManifest& m, ShardId shard, LevelBlock& block,
-                       std::vector<unsigned char>& bytes, double* seconds = nullptr) {
-    const std::string path = campaign_shard_path(directory, shard);
-    if (!read_whole_file(path, bytes)) {
-        require(!std::filesystem::exists(path), caller, ": cannot read ", path);
-        return false;
-    }
+// What a shard image must hold; -1 = read from the image (first and count).
+struct ShardExpectation {
+    std::uint64_t master = 0;
+    Index p = 0, d = 0;
+    std::size_t level = 0;
+    Index first = -1, count = -1;
+};
+
+// Peeks the sample count of the image at `data` (size bytes available); -1 if too short.
+[[nodiscard]] inline Index shard_image_count(const unsigned char* data, std::size_t size) {
+    if (size < shard_header_bytes) return -1;
+    std::int64_t count = 0;
+    std::memcpy(&count, data + 32, 8);
+    return static_cast<Index>(count);
+}
+
+// Checks and decodes the shard image data[0, size) into `block`; returns the stored seconds.
+// \throws std::invalid_argument "<caller>: shard <name> is corrupt: ..." naming what is wrong.
+inline double decode_shard_image(const char* caller, const std::string& name,
+                                 const ShardExpectation& want, const unsigned char* data,
+                                 std::size_t size, LevelBlock& block) {
     const auto fail = [&](const auto&... what) {
-        throw std::invalid_argument(message(caller, ": shard file ", path, " is corrupt: ", what...,
-                                            "; delete it to have it recomputed"));
+        throw std::invalid_argument(message(caller, ": shard ", name, " is corrupt: ", what...));
     };
-    const Index count = m.shard_samples(shard.level, shard.index);
-    const bool coarse = shard.level >= 1;
-    const auto n = static_cast<std::size_t>(count);
-    const std::size_t doubles = static_cast<std::size_t>(
-        m.theta_dim * count + m.x_dim * count * (coarse ? 2 : 1));
-    const std::size_t expected = shard_header_bytes + 8 * doubles + 8 * n + n + 4;
-    if (bytes.size() != expected)
-        fail("size ", bytes.size(), " bytes, expected ", expected, " (truncated or foreign)");
+    const bool coarse = want.level >= 1;
+    const Index count = want.count >= 0 ? want.count : shard_image_count(data, size);
+    if (count < 0) fail("size ", size, " bytes, shorter than the header (truncated or foreign)");
+    const std::size_t expected = shard_bytes(want.p, want.d, count, coarse);
+    if (size != expected)
+        fail("size ", size, " bytes, expected ", expected, " (truncated or foreign)");
     std::uint32_t stored = 0;
-    std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
-    const std::uint32_t actual = crc32(bytes.data(), bytes.size() - 4);
+    std::memcpy(&stored, data + size - 4, 4);
+    const std::uint32_t actual = crc32(data, size - 4);
     if (stored != actual) fail("CRC-32 mismatch (stored ", stored, ", content gives ", actual, ")");
-    const unsigned char* in = bytes.data();
-    const auto get = [&in](void* data, std::size_t size) {
-        if (size > 0) std::memcpy(data, in, size);
-        in += size;
+    const unsigned char* in = data;
+    const auto get = [&in](void* target, std::size_t bytes) {
+        if (bytes > 0) std::memcpy(target, in, bytes);
+        in += bytes;
     };
     char magic[8];
     std::uint32_t version = 0, level32 = 0;
     std::uint64_t seed = 0, has_coarse = 0;
     std::int64_t first = 0, stored_count = 0, p = 0, d = 0;
-    double time = 0;
+    double seconds = 0;
     get(magic, 8);
     get(&version, 4);
     get(&level32, 4);
@@ -473,19 +495,19 @@ inline bool read_shard(const char* caller, const std::string& directory,
     get(&p, 8);
     get(&d, 8);
     get(&has_coarse, 8);
-    get(&time, 8);
-    if (std::memcmp(magic, shard_magic, 8) != 0) fail("bad magic (not a shard file)");
+    get(&seconds, 8);
+    if (std::memcmp(magic, shard_magic, 8) != 0) fail("bad magic (not a shard)");
     if (version != static_cast<std::uint32_t>(campaign_format_version))
         fail("format version ", version);
-    if (level32 != shard.level || seed != m.seed || first != m.shard_first(shard.index) ||
-        stored_count != count || p != m.theta_dim || d != m.x_dim ||
-        has_coarse != (coarse ? 1u : 0u))
+    if (level32 != want.level || seed != want.master || (want.first >= 0 && first != want.first) ||
+        stored_count != count || p != want.p || d != want.d || has_coarse != (coarse ? 1u : 0u))
         fail("header (level ", level32, ", seed ", seed, ", first ", first, ", count ",
              stored_count, ") does not match the manifest");
+    const auto n = static_cast<std::size_t>(count);
     block.first = first;
-    block.theta.resize(m.theta_dim, count);
-    block.x_fine.resize(m.x_dim, count);
-    block.x_coarse.resize(coarse ? m.x_dim : 0, coarse ? count : 0);
+    block.theta.resize(want.p, count);
+    block.x_fine.resize(want.d, count);
+    block.x_coarse.resize(coarse ? want.d : 0, coarse ? count : 0);
     block.seeds.resize(n);
     block.bad.resize(n);
     block.failed_index = -1;
@@ -495,7 +517,33 @@ inline bool read_shard(const char* caller, const std::string& directory,
     get(block.x_coarse.data(), 8 * static_cast<std::size_t>(block.x_coarse.size()));
     get(block.seeds.data(), 8 * n);
     get(block.bad.data(), n);
-    if (seconds != nullptr) *seconds = time;
+    return seconds;
+}
+
+// Reads and checks shard `shard` of the campaign into `block`; returns false (block untouched)
+// if the file does not exist. \throws std::invalid_argument naming the file when it is damaged
+// or belongs elsewhere.
+inline bool read_shard(const char* caller, const std::string& directory,
+                       const CampaignManifest& m, ShardId shard, LevelBlock& block,
+                       std::vector<unsigned char>& bytes, double* seconds = nullptr) {
+    const std::string path = campaign_shard_path(directory, shard);
+    if (!read_whole_file(path, bytes)) {
+        require(!std::filesystem::exists(path), caller, ": cannot read ", path);
+        return false;
+    }
+    const ShardExpectation want{.master = m.seed,
+                                .p = m.theta_dim,
+                                .d = m.x_dim,
+                                .level = shard.level,
+                                .first = m.shard_first(shard.index),
+                                .count = m.shard_samples(shard.level, shard.index)};
+    try {
+        const double time =
+            decode_shard_image(caller, "file " + path, want, bytes.data(), bytes.size(), block);
+        if (seconds != nullptr) *seconds = time;
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string(e.what()) + "; delete it to have it recomputed");
+    }
     return true;
 }
 
@@ -544,7 +592,8 @@ bool compute_shard(const Multilevel& model, const P& prior, const CampaignManife
                           block.failed_what);
         return false;
     }
-    encode_shard(m, shard.level, block, seconds, bytes);
+    bytes.clear();
+    append_shard_image(m.seed, m.theta_dim, m.x_dim, shard.level, block, seconds, bytes);
     write_file_atomically("run_campaign", campaign_shard_path(options.directory, shard), bytes,
                           options.durable);
     return true;
