@@ -6,8 +6,10 @@
 // `--load` builds the dataset from the shards and `--verify` also checks it bit for bit against
 // in-memory generation. run_campaign's memory is bounded by the shard, whatever n_0.
 //   resumable_campaign [--quick] [--samples N0] [--shard-size S] [--directory DIR]
-//                      [--max-shards K] [--load] [--verify]
+//                      [--max-shards K] [--load] [--verify] [--no-fsync] [--in-memory]
+// --in-memory only times generate_multilevel_dataset (the baseline of the checkpoint overhead).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -43,12 +45,14 @@ int main(int argc, char* argv[]) {
     Index samples = 200000, shard_size = 4096, max_shards = 0;
     std::string directory =
         (std::filesystem::temp_directory_path() / "mlsbi_resumable_campaign").string();
-    bool load = false, verify = false, quick = false;
+    bool load = false, verify = false, quick = false, durable = true, in_memory = false;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
         if (arg == "--quick") quick = true;
         else if (arg == "--load") load = true;
+        else if (arg == "--no-fsync") durable = false;
+        else if (arg == "--in-memory") in_memory = true;
         else if (arg == "--verify") load = verify = true;
         else if (arg == "--samples" && has_value) samples = std::atol(argv[++i]);
         else if (arg == "--shard-size" && has_value) shard_size = std::atol(argv[++i]);
@@ -76,6 +80,16 @@ int main(int argc, char* argv[]) {
         .generation = generation, .directory = directory, .shard_size = shard_size};
     options.simulator_id = "examples/resumable_campaign OU 4/64 steps, 16 records";
     options.max_shards = quick ? 5 : max_shards;
+    options.durable = durable;
+    if (in_memory) {
+        const auto start = std::chrono::steady_clock::now();
+        const auto data = simulators::generate_multilevel_dataset(simulator, prior, generation);
+        std::printf("in memory: %ld samples in %.2f s\n",
+                    static_cast<long>(data.levels[0].size() + data.levels[1].size()),
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                        .count());
+        return 0;
+    }
 
     for (;;) {
         const simulators::CampaignSummary summary = run_campaign(simulator, prior, options);

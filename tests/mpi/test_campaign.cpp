@@ -10,22 +10,20 @@
 #include <filesystem>
 
 #include "../simulators/campaign_testing.hpp"
+#include "mpi_testing.hpp"
 #include "mlsbi/distributions.hpp"
 
 using namespace mlsbi;
 using namespace mlsbi::simulators;
 using mlsbi::testing_support::same_dataset;
+using mlsbi::testing_support::all_ranks;
+using mlsbi::testing_support::simulation_error_site;
+using mlsbi::testing_support::throwing_model;
 using mlsbi::testing_support::toy_model;
 
 namespace {
 
-const distributions::BoxUniform prior({0.0, 0.5}, {3.0, 2.0});
-
-bool all_ranks(bool value) {
-    int local = value ? 1 : 0, all = 0;
-    MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all == 1;
-}
+const distributions::BoxUniform& prior = testing_support::toy_prior();
 
 // A fresh directory named by rank 0 (its pid), the same on every rank.
 std::string shared_directory(const std::string& name) {
@@ -102,12 +100,7 @@ TEST_CASE("mpi::run_campaign: stop, resume, load bit-identically", "[mpi][campai
 }
 
 TEST_CASE("mpi::run_campaign: a simulator that throws ends the run on every rank", "[mpi]") {
-    const auto throwing = make_level(
-        1, [](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-            x(0) = theta(0) + rng.uniform();
-            if (theta(0) > 2.9) throw std::runtime_error("solver diverged");
-        });
-    const MultilevelSimulator model(throwing);
+    const auto model = throwing_model(2.9);
     const GenerationOptions generation{.samples_per_level = {300}, .seed = 1};
     const CampaignOptions options{.generation = generation,
                                   .directory = shared_directory("throws"),

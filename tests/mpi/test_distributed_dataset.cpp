@@ -8,25 +8,22 @@
 #include <catch2/catch.hpp>
 
 #include "../simulators/campaign_testing.hpp"
+#include "mpi_testing.hpp"
 #include "mlsbi/distributions.hpp"
 
 using namespace mlsbi;
 using namespace mlsbi::simulators;
 using mlsbi::testing_support::same_dataset;
+using mlsbi::testing_support::all_ranks;
+using mlsbi::testing_support::simulation_error_site;
+using mlsbi::testing_support::throwing_model;
 using mlsbi::testing_support::toy_model;
 
 namespace {
 
-const distributions::BoxUniform prior({0.0, 0.5}, {3.0, 2.0});
+const distributions::BoxUniform& prior = testing_support::toy_prior();
 
 int world_size() { return mpi::RankInfo(MPI_COMM_WORLD).size; }
-
-// True on every rank iff true on every rank.
-bool all_ranks(bool value) {
-    int local = value ? 1 : 0, all = 0;
-    MPI_Allreduce(&local, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    return all == 1;
-}
 
 }  // namespace
 
@@ -66,54 +63,29 @@ TEST_CASE("mpi::generate_multilevel_dataset: errors are the one-process errors o
           "[mpi]") {
     const auto model = toy_model();  // NaN at level 1 when theta_0 > 2
     const GenerationOptions options{.samples_per_level = {40, 30, 6}, .seed = 4};
-    std::size_t level = 99;
-    Index index = -1;
-    try {
-        (void)generate_multilevel_dataset(model, prior, options);
-    } catch (const SimulationError& e) {
-        level = e.level();
-        index = e.index();
-    }
-    REQUIRE(level == 1);
+    const auto expected =
+        simulation_error_site([&] { return generate_multilevel_dataset(model, prior, options); });
+    REQUIRE(expected.level == 1);
     for (const mpi::Schedule schedule : {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
-        std::size_t got_level = 98;
-        Index got_index = -2;
-        try {
-            (void)mpi::generate_multilevel_dataset(MPI_COMM_WORLD, model, prior, options,
-                                                   {.schedule = schedule, .chunk_size = 3});
-        } catch (const SimulationError& e) {
-            got_level = e.level();
-            got_index = e.index();
-        }
-        CHECK(all_ranks(got_level == level && got_index == index));
+        const auto got = simulation_error_site([&] {
+            return mpi::generate_multilevel_dataset(MPI_COMM_WORLD, model, prior, options,
+                                                    {.schedule = schedule, .chunk_size = 3});
+        });
+        CHECK(all_ranks(got.level == expected.level && got.index == expected.index));
     }
 
     // A simulator that throws: the lowest throwing sample, on every rank.
-    const auto throwing = make_level(
-        1, [](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-            x(0) = theta(0) + rng.uniform();
-            if (theta(0) > 2.5) throw std::runtime_error("solver diverged");
-        });
-    const MultilevelSimulator one_level(throwing);
+    const auto one_level = throwing_model(2.5);
     const GenerationOptions single{.samples_per_level = {60}, .seed = 2};
-    Index serial_index = -1;
-    try {
-        (void)generate_multilevel_dataset(one_level, prior, single);
-    } catch (const SimulationError& e) {
-        serial_index = e.index();
-    }
-    REQUIRE(serial_index >= 0);
-    Index distributed_index = -2;
-    std::string what;
-    try {
-        (void)mpi::generate_multilevel_dataset(MPI_COMM_WORLD, one_level, prior, single,
-                                               {.chunk_size = 4});
-    } catch (const SimulationError& e) {
-        distributed_index = e.index();
-        what = e.what();
-    }
-    CHECK(all_ranks(distributed_index == serial_index));
-    CHECK_THAT(what, Catch::Contains("solver diverged"));
+    const auto serial =
+        simulation_error_site([&] { return generate_multilevel_dataset(one_level, prior, single); });
+    REQUIRE(serial.index >= 0);
+    const auto distributed = simulation_error_site([&] {
+        return mpi::generate_multilevel_dataset(MPI_COMM_WORLD, one_level, prior, single,
+                                                {.chunk_size = 4});
+    });
+    CHECK(all_ranks(distributed.index == serial.index));
+    CHECK_THAT(distributed.what, Catch::Contains("solver diverged"));
 
     CHECK_THROWS_WITH(mpi::generate_multilevel_dataset(MPI_COMM_WORLD, model, prior, options,
                                                        {.chunk_size = -1}),

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "mlsbi/rng.hpp"
 #include "mlsbi/simulators.hpp"
@@ -35,6 +37,31 @@ inline auto toy_model(Index extra = 0, double nan_above = 2.0, int work = 0) {
     return simulators::MultilevelSimulator(toy_level(0, extra, nan_above, work),
                                            toy_level(1, extra, nan_above, work),
                                            toy_level(2, extra, nan_above, work));
+}
+
+// One level whose simulator throws "solver diverged" when theta_0 > `above`.
+inline auto throwing_model(double above) {
+    return simulators::MultilevelSimulator(simulators::make_level(
+        1, [above](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+            x(0) = theta(0) + rng.uniform();
+            if (theta(0) > above) throw std::runtime_error("solver diverged");
+        }));
+}
+
+// Where `run()` threw a SimulationError (level 99, index -1 if it did not).
+struct ErrorSite {
+    std::size_t level = 99;
+    Index index = -1;
+    std::string what;
+};
+template <class Run>
+ErrorSite simulation_error_site(Run&& run) {
+    try {
+        (void)run();
+    } catch (const simulators::SimulationError& e) {
+        return {e.level(), e.index(), e.what()};
+    }
+    return {};
 }
 
 // Bit-for-bit equality (memcmp, so -0.0 and NaN payloads count).

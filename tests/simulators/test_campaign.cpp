@@ -24,6 +24,8 @@
 using namespace mlsbi;
 using namespace mlsbi::simulators;
 using mlsbi::testing_support::same_dataset;
+using mlsbi::testing_support::simulation_error_site;
+using mlsbi::testing_support::throwing_model;
 using mlsbi::testing_support::toy_model;
 
 namespace {
@@ -93,23 +95,14 @@ TEST_CASE("run_campaign + load_campaign: bit-identical to generate_multilevel_da
                     CHECK(loaded.reports[1].seconds >= 0.0);
                 } else {
                     // The same SimulationError (level and sample) as in-memory generation.
-                    std::size_t level = 99;
-                    Index index = -1;
-                    try {
-                        (void)generate_multilevel_dataset(model, prior, generation);
-                    } catch (const SimulationError& e) {
-                        level = e.level();
-                        index = e.index();
-                    }
-                    REQUIRE(level == 1);
-                    try {
-                        (void)load_campaign(options.directory);
-                        FAIL("load_campaign did not throw");
-                    } catch (const SimulationError& e) {
-                        CHECK(e.level() == level);
-                        CHECK(e.index() == index);
-                        CHECK_THAT(e.what(), Catch::Contains("load_campaign: level 1"));
-                    }
+                    const auto expected = simulation_error_site(
+                        [&] { return generate_multilevel_dataset(model, prior, generation); });
+                    REQUIRE(expected.level == 1);
+                    const auto got =
+                        simulation_error_site([&] { return load_campaign(options.directory); });
+                    CHECK(got.level == expected.level);
+                    CHECK(got.index == expected.index);
+                    CHECK_THAT(got.what, Catch::Contains("load_campaign: level 1"));
                 }
                 std::filesystem::remove_all(options.directory);
             }
@@ -261,12 +254,7 @@ TEST_CASE("run_campaign: leftover temporaries are recomputed, damaged files name
 }
 
 TEST_CASE("run_campaign: a simulator that throws ends the run with a status", "[campaign]") {
-    const auto throwing = make_level(
-        1, [](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
-            x(0) = theta(0) + rng.uniform();
-            if (theta(0) > 2.9) throw std::runtime_error("solver diverged");
-        });
-    const MultilevelSimulator model(throwing);
+    const auto model = throwing_model(2.9);
     const GenerationOptions generation{.samples_per_level = {400}, .seed = 1};
     const CampaignOptions options{.generation = generation,
                                   .directory = fresh_directory("throws"),
