@@ -49,15 +49,24 @@ int main(int argc, char* argv[]) {
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         const bool has_value = i + 1 < argc;
-        if (arg == "--quick") quick = true;
-        else if (arg == "--load") load = true;
-        else if (arg == "--no-fsync") durable = false;
-        else if (arg == "--in-memory") in_memory = true;
-        else if (arg == "--verify") load = verify = true;
-        else if (arg == "--samples" && has_value) samples = std::atol(argv[++i]);
-        else if (arg == "--shard-size" && has_value) shard_size = std::atol(argv[++i]);
-        else if (arg == "--max-shards" && has_value) max_shards = std::atol(argv[++i]);
-        else if (arg == "--directory" && has_value) directory = argv[++i];
+        if (arg == "--quick")
+            quick = true;
+        else if (arg == "--load")
+            load = true;
+        else if (arg == "--no-fsync")
+            durable = false;
+        else if (arg == "--in-memory")
+            in_memory = true;
+        else if (arg == "--verify")
+            load = verify = true;
+        else if (arg == "--samples" && has_value)
+            samples = std::atol(argv[++i]);
+        else if (arg == "--shard-size" && has_value)
+            shard_size = std::atol(argv[++i]);
+        else if (arg == "--max-shards" && has_value)
+            max_shards = std::atol(argv[++i]);
+        else if (arg == "--directory" && has_value)
+            directory = argv[++i];
         else {
             std::fprintf(stderr, "resumable_campaign: unknown argument %s\n", arg.c_str());
             return 2;
@@ -70,9 +79,9 @@ int main(int argc, char* argv[]) {
         std::filesystem::remove_all(directory);
     }
 
-    const auto simulator = simulators::MultilevelSimulator(
-        simulators::make_level(16, euler<4>, /*cost=*/1.0),
-        simulators::make_level(16, euler<64>, /*cost=*/16.0));
+    const auto simulator =
+        simulators::MultilevelSimulator(simulators::make_level(16, euler<4>, /*cost=*/1.0),
+                                        simulators::make_level(16, euler<64>, /*cost=*/16.0));
     const distributions::BoxUniform prior({0.5, 0.2}, {3.0, 1.0});
     const simulators::GenerationOptions generation{
         .samples_per_level = {samples, std::max<Index>(1, samples / 40)}, .seed = 1};
@@ -84,22 +93,22 @@ int main(int argc, char* argv[]) {
     if (in_memory) {
         const auto start = std::chrono::steady_clock::now();
         const auto data = simulators::generate_multilevel_dataset(simulator, prior, generation);
-        std::printf("in memory: %ld samples in %.2f s\n",
-                    static_cast<long>(data.levels[0].size() + data.levels[1].size()),
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                        .count());
+        std::printf(
+            "in memory: %ld samples in %.2f s\n",
+            static_cast<long>(data.levels[0].size() + data.levels[1].size()),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return 0;
     }
 
     for (;;) {
         const simulators::CampaignSummary summary = run_campaign(simulator, prior, options);
-        std::printf("%s: %ld of %ld shards were finished, wrote %ld (%ld samples) in %.2f s, "
-                    "removed %ld temporaries\n",
-                    directory.c_str(), static_cast<long>(summary.shards_found),
-                    static_cast<long>(summary.shards_total),
-                    static_cast<long>(summary.shards_written),
-                    static_cast<long>(summary.samples_simulated), summary.seconds,
-                    static_cast<long>(summary.temporaries_removed));
+        std::printf(
+            "%s: %ld of %ld shards were finished, wrote %ld (%ld samples) in %.2f s, "
+            "removed %ld temporaries\n",
+            directory.c_str(), static_cast<long>(summary.shards_found),
+            static_cast<long>(summary.shards_total), static_cast<long>(summary.shards_written),
+            static_cast<long>(summary.samples_simulated), summary.seconds,
+            static_cast<long>(summary.temporaries_removed));
         if (summary.status == simulators::CampaignStatus::simulation_failed) {
             std::fprintf(stderr, "simulation failed: %s\n", summary.failure.c_str());
             return 1;

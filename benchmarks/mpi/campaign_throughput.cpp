@@ -50,13 +50,13 @@ long calibrate_iterations_per_ms() {
 // Level with mean cost `mean_ms`: factor 0.5 for theta_1 <= 0.95 and 10.5 above (mean 1); the
 // output depends on the spin result so the work cannot be removed.
 auto costly_level(double mean_ms, long iterations_per_ms, double level_shift) {
-    return make_level(2, [=](const ConstVectorRef<double>& theta, RandomStream& rng,
-                             VectorRef<double> x) {
-        const double factor = theta(1) > 0.95 ? 10.5 : 0.5;
-        const double work = spin(static_cast<long>(mean_ms * factor * iterations_per_ms));
-        x(0) = theta(0) + (1.0 + level_shift) * standard_normal(rng) + 1e-300 * work;
-        x(1) = theta(1) * rng.uniform();
-    });
+    return make_level(
+        2, [=](const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+            const double factor = theta(1) > 0.95 ? 10.5 : 0.5;
+            const double work = spin(static_cast<long>(mean_ms * factor * iterations_per_ms));
+            x(0) = theta(0) + (1.0 + level_shift) * standard_normal(rng) + 1e-300 * work;
+            x(1) = theta(1) * rng.uniform();
+        });
 }
 
 double process_cpu_seconds() {
@@ -73,7 +73,8 @@ int main(int argc, char* argv[]) {
     const mpi::RankInfo info(MPI_COMM_WORLD);
     bool quick = false;
     int repetitions = 3;
-    std::string directory = (std::filesystem::temp_directory_path() / "mlsbi_bench_campaign").string();
+    std::string directory =
+        (std::filesystem::temp_directory_path() / "mlsbi_bench_campaign").string();
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--quick") == 0) quick = true;
         if (std::strcmp(argv[i], "--repetitions") == 0 && i + 1 < argc)
@@ -87,14 +88,15 @@ int main(int argc, char* argv[]) {
     const MultilevelSimulator model(costly_level(0.2, iterations_per_ms, 0.0),
                                     costly_level(1.0, iterations_per_ms, 0.1));
     const distributions::BoxUniform prior({0.0, 0.0}, {1.0, 1.0});
-    const GenerationOptions generation{.samples_per_level = quick ? std::vector<Index>{200, 40}
-                                                                  : std::vector<Index>{2000, 400},
-                                       .seed = 7,
-                                       .threads = 1};
+    const GenerationOptions generation{
+        .samples_per_level = quick ? std::vector<Index>{200, 40} : std::vector<Index>{2000, 400},
+        .seed = 7,
+        .threads = 1};
     const Index samples = generation.samples_per_level[0] + generation.samples_per_level[1];
 
     if (info.rank == 0)
-        std::printf("ranks,mode,schedule,repetition,wall_s,samples_per_s,busy_max_over_mean,cpu_s\n");
+        std::printf(
+            "ranks,mode,schedule,repetition,wall_s,samples_per_s,busy_max_over_mean,cpu_s\n");
     const auto emit = [&](const char* mode, mpi::Schedule schedule, int repetition, double wall,
                           double imbalance, double cpu) {
         double cpu_total = 0;
@@ -106,7 +108,8 @@ int main(int argc, char* argv[]) {
         std::fflush(stdout);
     };
     for (int repetition = 0; repetition < repetitions; ++repetition) {
-        for (const mpi::Schedule schedule : {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
+        for (const mpi::Schedule schedule :
+             {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
             mpi::DistributionReport report;
             MPI_Barrier(MPI_COMM_WORLD);
             const double cpu = process_cpu_seconds();

@@ -22,8 +22,8 @@ int main(int argc, char* argv[]) {
     }
     const distributions::BoxUniform prior({0.0, 0.5}, {3.0, 2.0});
     const auto model = testing_support::toy_model(/*extra=*/30, /*nan_above=*/2.0, /*work=*/400);
-    const GenerationOptions generation{.samples_per_level = {1800, 600, 180}, .seed = 1234,
-                                       .non_finite = NonFinitePolicy::drop};
+    const GenerationOptions generation{
+        .samples_per_level = {1800, 600, 180}, .seed = 1234, .non_finite = NonFinitePolicy::drop};
     try {
         if (argc > 2 && std::strcmp(argv[2], "--verify") == 0) {
             const bool same = testing_support::same_dataset(
@@ -33,18 +33,18 @@ int main(int argc, char* argv[]) {
             return same ? 0 : 1;
         }
         MPI_Init(&argc, &argv);
-        const CampaignOptions options{.generation = generation, .directory = argv[1],
-                                      .shard_size = 12};
+        const CampaignOptions options{
+            .generation = generation, .directory = argv[1], .shard_size = 12};
         const CampaignSummary summary = mpi::run_campaign(MPI_COMM_WORLD, model, prior, options);
         int rank = 0;
         MPI_Comm_rank(MPI_COMM_WORLD, &rank);
         if (rank == 0)
-            std::printf("campaign_worker: found %ld, wrote %ld of %ld shards, removed %ld "
-                        "temporaries\n",
-                        static_cast<long>(summary.shards_found),
-                        static_cast<long>(summary.shards_written),
-                        static_cast<long>(summary.shards_total),
-                        static_cast<long>(summary.temporaries_removed));
+            std::printf(
+                "campaign_worker: found %ld, wrote %ld of %ld shards, removed %ld "
+                "temporaries\n",
+                static_cast<long>(summary.shards_found), static_cast<long>(summary.shards_written),
+                static_cast<long>(summary.shards_total),
+                static_cast<long>(summary.temporaries_removed));
         MPI_Finalize();
         return summary.status == CampaignStatus::complete ? 0 : 3;
     } catch (const std::exception& e) {

@@ -2,21 +2,20 @@
 // Tests for mpi/campaign.hpp, run under mpiexec with 1, 2 and 3 ranks: a campaign over the
 // communicator (static or dynamic), stopped and resumed any number of times, loads
 // bit-identically to one-process generation; errors reach every rank alike.
-#include "mlsbi/mpi/campaign.hpp"
-
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "../simulators/campaign_testing.hpp"
-#include "mpi_testing.hpp"
 #include "mlsbi/distributions.hpp"
+#include "mlsbi/mpi/campaign.hpp"
+#include "mpi_testing.hpp"
 
 using namespace mlsbi;
 using namespace mlsbi::simulators;
-using mlsbi::testing_support::same_dataset;
 using mlsbi::testing_support::all_ranks;
+using mlsbi::testing_support::same_dataset;
 using mlsbi::testing_support::simulation_error_site;
 using mlsbi::testing_support::throwing_model;
 using mlsbi::testing_support::toy_model;
@@ -40,8 +39,8 @@ std::string shared_directory(const std::string& name) {
 
 TEST_CASE("mpi::run_campaign: stop, resume, load bit-identically", "[mpi][campaign]") {
     const auto model = toy_model(/*extra=*/1, /*nan_above=*/2.0, /*work=*/50);
-    const GenerationOptions generation{.samples_per_level = {70, 33, 9}, .seed = 21,
-                                       .non_finite = NonFinitePolicy::drop};
+    const GenerationOptions generation{
+        .samples_per_level = {70, 33, 9}, .seed = 21, .non_finite = NonFinitePolicy::drop};
     const MultilevelDataset reference = generate_multilevel_dataset(model, prior, generation);
     for (const mpi::Schedule schedule : {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
         INFO(mpi::schedule_name(schedule));
@@ -68,12 +67,12 @@ TEST_CASE("mpi::run_campaign: stop, resume, load bit-identically", "[mpi][campai
         const std::string stopped_directory = options.directory;
         options.max_shards = 0;
         options.directory = shared_directory(std::string("full_") + mpi::schedule_name(schedule));
-        const CampaignSummary full = mpi::run_campaign(MPI_COMM_WORLD, model, prior, options,
-                                                       schedule);
+        const CampaignSummary full =
+            mpi::run_campaign(MPI_COMM_WORLD, model, prior, options, schedule);
         CHECK(full.status == CampaignStatus::complete);
         CHECK(full.samples_simulated == 70 + 33 + 9);
-        const CampaignSummary again = mpi::run_campaign(MPI_COMM_WORLD, model, prior, options,
-                                                        schedule);
+        const CampaignSummary again =
+            mpi::run_campaign(MPI_COMM_WORLD, model, prior, options, schedule);
         CHECK(again.shards_written == 0);
         CHECK(again.shards_found == again.shards_total);
         CHECK(all_ranks(same_dataset(load_campaign(options.directory), reference)));
@@ -102,9 +101,8 @@ TEST_CASE("mpi::run_campaign: stop, resume, load bit-identically", "[mpi][campai
 TEST_CASE("mpi::run_campaign: a simulator that throws ends the run on every rank", "[mpi]") {
     const auto model = throwing_model(2.9);
     const GenerationOptions generation{.samples_per_level = {300}, .seed = 1};
-    const CampaignOptions options{.generation = generation,
-                                  .directory = shared_directory("throws"),
-                                  .shard_size = 10};
+    const CampaignOptions options{
+        .generation = generation, .directory = shared_directory("throws"), .shard_size = 10};
     const CampaignSummary summary = mpi::run_campaign(MPI_COMM_WORLD, model, prior, options);
     CHECK(all_ranks(summary.status == CampaignStatus::simulation_failed));
     CHECK_THAT(summary.failure, Catch::Contains("solver diverged"));

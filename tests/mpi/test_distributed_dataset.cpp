@@ -3,18 +3,17 @@
 // OMP_NUM_THREADS 1 and 2: the distributed dataset is bit-identical to one-process generation
 // for both schedules and several chunk sizes, the non-finite policies and simulator failures
 // give the same result or error on every rank, and the work report adds up.
-#include "mlsbi/mpi/distributed_dataset.hpp"
-
 #include <catch2/catch.hpp>
 
 #include "../simulators/campaign_testing.hpp"
-#include "mpi_testing.hpp"
 #include "mlsbi/distributions.hpp"
+#include "mlsbi/mpi/distributed_dataset.hpp"
+#include "mpi_testing.hpp"
 
 using namespace mlsbi;
 using namespace mlsbi::simulators;
-using mlsbi::testing_support::same_dataset;
 using mlsbi::testing_support::all_ranks;
+using mlsbi::testing_support::same_dataset;
 using mlsbi::testing_support::simulation_error_site;
 using mlsbi::testing_support::throwing_model;
 using mlsbi::testing_support::toy_model;
@@ -29,13 +28,15 @@ int world_size() { return mpi::RankInfo(MPI_COMM_WORLD).size; }
 
 TEST_CASE("mpi::generate_multilevel_dataset: bit-identical to one process", "[mpi]") {
     for (const NonFinitePolicy policy : {NonFinitePolicy::drop, NonFinitePolicy::error}) {
-        GenerationOptions options{.samples_per_level = {97, 31, 5}, .seed = 8,
-                                  .non_finite = policy};
+        GenerationOptions options{
+            .samples_per_level = {97, 31, 5}, .seed = 8, .non_finite = policy};
         if (policy == NonFinitePolicy::error) options.seed = 9;
         const auto serial_model = toy_model(2, policy == NonFinitePolicy::error ? 10.0 : 2.0, 50);
-        const MultilevelDataset reference = generate_multilevel_dataset(serial_model, prior, options);
+        const MultilevelDataset reference =
+            generate_multilevel_dataset(serial_model, prior, options);
         if (policy == NonFinitePolicy::drop) REQUIRE(reference.reports[1].dropped > 0);
-        for (const mpi::Schedule schedule : {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
+        for (const mpi::Schedule schedule :
+             {mpi::Schedule::static_blocks, mpi::Schedule::dynamic}) {
             for (const Index chunk : {Index{0}, Index{1}, Index{7}}) {
                 for (const int threads : {0, 3}) {
                     INFO("ranks " << world_size() << ", " << mpi::schedule_name(schedule)
@@ -77,8 +78,8 @@ TEST_CASE("mpi::generate_multilevel_dataset: errors are the one-process errors o
     // A simulator that throws: the lowest throwing sample, on every rank.
     const auto one_level = throwing_model(2.5);
     const GenerationOptions single{.samples_per_level = {60}, .seed = 2};
-    const auto serial =
-        simulation_error_site([&] { return generate_multilevel_dataset(one_level, prior, single); });
+    const auto serial = simulation_error_site(
+        [&] { return generate_multilevel_dataset(one_level, prior, single); });
     REQUIRE(serial.index >= 0);
     const auto distributed = simulation_error_site([&] {
         return mpi::generate_multilevel_dataset(MPI_COMM_WORLD, one_level, prior, single,
@@ -87,9 +88,9 @@ TEST_CASE("mpi::generate_multilevel_dataset: errors are the one-process errors o
     CHECK(all_ranks(distributed.index == serial.index));
     CHECK_THAT(distributed.what, Catch::Contains("solver diverged"));
 
-    CHECK_THROWS_WITH(mpi::generate_multilevel_dataset(MPI_COMM_WORLD, model, prior, options,
-                                                       {.chunk_size = -1}),
-                      Catch::Contains("chunk_size"));
+    CHECK_THROWS_WITH(
+        mpi::generate_multilevel_dataset(MPI_COMM_WORLD, model, prior, options, {.chunk_size = -1}),
+        Catch::Contains("chunk_size"));
 }
 
 TEST_CASE("mpi::static_block covers every item once", "[mpi]") {

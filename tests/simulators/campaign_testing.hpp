@@ -18,19 +18,16 @@ namespace mlsbi::testing_support {
 // filler; theta_0 above `nan_above` gives NaN at level 1 (for the drop policy). The cost grows
 // with theta_1 (a loop of `work` x theta_1 iterations), so samples are of uneven cost.
 inline auto toy_level(int level, Index extra = 0, double nan_above = 2.0, int work = 0) {
-    return simulators::make_level(
-        2 + extra, [=](const ConstVectorRef<double>& theta, RandomStream& rng,
-                       VectorRef<double> x) {
-            const double z = standard_normal(rng);
-            double busy = 0;
-            for (int k = 0; k < static_cast<int>(work * theta(1)); ++k)
-                busy += std::sin(busy + k);
-            x(0) = theta(0) + z * (1.0 + 0.1 * level) + 0.0 * busy;
-            x(1) = theta(1) * rng.uniform();
-            for (Index r = 0; r < extra; ++r) x(2 + r) = rng.uniform() + level;
-            if (level == 1 && theta(0) > nan_above)
-                x(0) = std::numeric_limits<double>::quiet_NaN();
-        });
+    return simulators::make_level(2 + extra, [=](const ConstVectorRef<double>& theta,
+                                                 RandomStream& rng, VectorRef<double> x) {
+        const double z = standard_normal(rng);
+        double busy = 0;
+        for (int k = 0; k < static_cast<int>(work * theta(1)); ++k) busy += std::sin(busy + k);
+        x(0) = theta(0) + z * (1.0 + 0.1 * level) + 0.0 * busy;
+        x(1) = theta(1) * rng.uniform();
+        for (Index r = 0; r < extra; ++r) x(2 + r) = rng.uniform() + level;
+        if (level == 1 && theta(0) > nan_above) x(0) = std::numeric_limits<double>::quiet_NaN();
+    });
 }
 
 inline auto toy_model(Index extra = 0, double nan_above = 2.0, int work = 0) {
@@ -68,9 +65,8 @@ ErrorSite simulation_error_site(Run&& run) {
 template <class M>
 bool same_bits(const M& a, const M& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() &&
-           (a.size() == 0 ||
-            std::memcmp(a.data(), b.data(), sizeof(double) * static_cast<std::size_t>(a.size())) ==
-                0);
+           (a.size() == 0 || std::memcmp(a.data(), b.data(),
+                                         sizeof(double) * static_cast<std::size_t>(a.size())) == 0);
 }
 
 inline bool same_dataset(const simulators::MultilevelDataset& a,

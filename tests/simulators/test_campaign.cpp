@@ -65,9 +65,8 @@ TEST_CASE("run_campaign + load_campaign: bit-identical to generate_multilevel_da
           "[campaign]") {
     const auto model = toy_model(/*extra=*/1);
     for (const NonFinitePolicy policy : {NonFinitePolicy::drop, NonFinitePolicy::error}) {
-        const GenerationOptions generation{.samples_per_level = {50, 23, 7},
-                                           .seed = 11,
-                                           .non_finite = policy};
+        const GenerationOptions generation{
+            .samples_per_level = {50, 23, 7}, .seed = 11, .non_finite = policy};
         for (const Index shard_size : {Index{1}, Index{8}, Index{23}, Index{100}}) {
             for (const int threads : {1, 2, 3}) {
                 INFO("policy " << (policy == NonFinitePolicy::drop ? "drop" : "error")
@@ -112,12 +111,12 @@ TEST_CASE("run_campaign + load_campaign: bit-identical to generate_multilevel_da
 
 TEST_CASE("run_campaign: stop and resume without rewriting finished shards", "[campaign]") {
     const auto model = toy_model();
-    const GenerationOptions generation{.samples_per_level = {40, 20, 10}, .seed = 3,
-                       .non_finite = NonFinitePolicy::drop, .threads = 1};
+    const GenerationOptions generation{.samples_per_level = {40, 20, 10},
+                                       .seed = 3,
+                                       .non_finite = NonFinitePolicy::drop,
+                                       .threads = 1};
     CampaignOptions options{
-        .generation = generation,
-        .directory = fresh_directory("resume"),
-        .shard_size = 6};
+        .generation = generation, .directory = fresh_directory("resume"), .shard_size = 6};
     options.max_shards = 4;
     std::map<std::string, ino_t> seen;
     Index runs = 0, written = 0;
@@ -150,9 +149,9 @@ TEST_CASE("run_campaign: stop and resume without rewriting finished shards", "[c
 
     SECTION("an unfinished campaign does not load, naming the missing shard") {
         std::filesystem::remove(campaign_shard_path(options.directory, {1, 2}));
-        CHECK_THROWS_WITH(load_campaign(options.directory),
-                          Catch::Contains("level1-shard2.bin is missing") &&
-                              Catch::Contains("unfinished"));
+        CHECK_THROWS_WITH(
+            load_campaign(options.directory),
+            Catch::Contains("level1-shard2.bin is missing") && Catch::Contains("unfinished"));
         const CampaignSummary repaired = run_campaign(model, prior, options);
         CHECK(repaired.shards_written == 1);
         CHECK(same_dataset(load_campaign(options.directory),
@@ -175,12 +174,10 @@ TEST_CASE("run_campaign: stop and resume without rewriting finished shards", "[c
 TEST_CASE("run_campaign: leftover temporaries are recomputed, damaged files named",
           "[campaign][corrupt]") {
     const auto model = toy_model();
-    const GenerationOptions generation{.samples_per_level = {12, 8, 4}, .seed = 5,
-                       .non_finite = NonFinitePolicy::drop};
+    const GenerationOptions generation{
+        .samples_per_level = {12, 8, 4}, .seed = 5, .non_finite = NonFinitePolicy::drop};
     const CampaignOptions options{
-        .generation = generation,
-        .directory = fresh_directory("corrupt"),
-        .shard_size = 4};
+        .generation = generation, .directory = fresh_directory("corrupt"), .shard_size = 4};
     REQUIRE(run_campaign(model, prior, options).status == CampaignStatus::complete);
     const MultilevelDataset reference = load_campaign(options.directory);
     const std::string shard = campaign_shard_path(options.directory, {1, 1});
@@ -240,8 +237,7 @@ TEST_CASE("run_campaign: leftover temporaries are recomputed, damaged files name
                           Catch::Contains("samples_per_level[2] differs"));
         other = options;
         other.shard_size = 3;
-        CHECK_THROWS_WITH(run_campaign(model, prior, other),
-                          Catch::Contains("shard_size differs"));
+        CHECK_THROWS_WITH(run_campaign(model, prior, other), Catch::Contains("shard_size differs"));
         other = options;
         other.simulator_id = "another simulator";
         CHECK_THROWS_WITH(run_campaign(model, prior, other),
@@ -256,9 +252,8 @@ TEST_CASE("run_campaign: leftover temporaries are recomputed, damaged files name
 TEST_CASE("run_campaign: a simulator that throws ends the run with a status", "[campaign]") {
     const auto model = throwing_model(2.9);
     const GenerationOptions generation{.samples_per_level = {400}, .seed = 1};
-    const CampaignOptions options{.generation = generation,
-                                  .directory = fresh_directory("throws"),
-                                  .shard_size = 10};
+    const CampaignOptions options{
+        .generation = generation, .directory = fresh_directory("throws"), .shard_size = 10};
     const CampaignSummary summary = run_campaign(model, prior, options);
     CHECK(summary.status == CampaignStatus::simulation_failed);
     CHECK_THAT(summary.failure,
@@ -289,12 +284,12 @@ TEST_CASE("CampaignOptions::validate names the field", "[campaign]") {
 TEST_CASE("run_campaign: SIGKILL at random moments, repeatedly, then the uninterrupted dataset",
           "[campaign][kill]") {
     const auto model = toy_model(/*extra=*/30, /*nan_above=*/2.0, /*work=*/400);
-    const GenerationOptions generation{.samples_per_level = {600, 240, 90}, .seed = 77,
-                       .non_finite = NonFinitePolicy::drop, .threads = 1};
+    const GenerationOptions generation{.samples_per_level = {600, 240, 90},
+                                       .seed = 77,
+                                       .non_finite = NonFinitePolicy::drop,
+                                       .threads = 1};
     const CampaignOptions options{
-        .generation = generation,
-        .directory = fresh_directory("kill"),
-        .shard_size = 16};
+        .generation = generation, .directory = fresh_directory("kill"), .shard_size = 16};
     std::mt19937 kill_points(2024);  // seeded: the same kill schedule every run
     std::uniform_int_distribution<int> delay_us(0, 40000);  // widened as restarts accumulate,
                                                             // so slow (sanitizer) builds finish
@@ -309,9 +304,8 @@ TEST_CASE("run_campaign: SIGKILL at random moments, repeatedly, then the uninter
         if (child == 0) {
             int code = 3;
             try {
-                code = run_campaign(model, prior, options).status == CampaignStatus::complete
-                           ? 0
-                           : 4;
+                code =
+                    run_campaign(model, prior, options).status == CampaignStatus::complete ? 0 : 4;
             } catch (...) {
                 code = 2;
             }
@@ -345,7 +339,7 @@ TEST_CASE("run_campaign: SIGKILL at random moments, repeatedly, then the uninter
         generate_multilevel_dataset(model, prior, options.generation);
     CHECK(same_dataset(loaded, reference));
     CHECK(temporaries_in(options.directory) == 0);
-    WARN("kill-and-resume: " << restarts << " runs, " << kills << " SIGKILLs, "
-                             << temporaries_left << " of them mid-write");
+    WARN("kill-and-resume: " << restarts << " runs, " << kills << " SIGKILLs, " << temporaries_left
+                             << " of them mid-write");
     std::filesystem::remove_all(options.directory);
 }

@@ -93,13 +93,13 @@ simulators::CampaignSummary run_campaign(MPI_Comm comm, const Multilevel& model,
     long long pending_count = static_cast<long long>(pending_flat.size());
     check_mpi(MPI_Bcast(&pending_count, 1, MPI_LONG_LONG, 0, comm), "MPI_Bcast");
     pending_flat.resize(static_cast<std::size_t>(pending_count));
-    check_mpi(MPI_Bcast(pending_flat.data(), static_cast<int>(pending_count), MPI_LONG_LONG, 0,
-                        comm),
-              "MPI_Bcast");
+    check_mpi(
+        MPI_Bcast(pending_flat.data(), static_cast<int>(pending_count), MPI_LONG_LONG, 0, comm),
+        "MPI_Bcast");
     std::vector<simulators::ShardId> pending;
     for (std::size_t k = 0; k + 1 < pending_flat.size(); k += 2)
-        pending.push_back({static_cast<std::size_t>(pending_flat[k]),
-                           static_cast<Index>(pending_flat[k + 1])});
+        pending.push_back(
+            {static_cast<std::size_t>(pending_flat[k]), static_cast<Index>(pending_flat[k + 1])});
     summary.shards_total = static_cast<Index>(sd::all_shards(manifest).size());
     summary.shards_found = summary.shards_total - static_cast<Index>(pending.size());
     if (options.max_shards > 0 && static_cast<Index>(pending.size()) > options.max_shards)
@@ -117,8 +117,7 @@ simulators::CampaignSummary run_campaign(MPI_Comm comm, const Multilevel& model,
             return false;
         }
         try {
-            if (!sd::compute_shard(model, prior, manifest, options, shard, block, bytes,
-                                   failure)) {
+            if (!sd::compute_shard(model, prior, manifest, options, shard, block, bytes, failure)) {
                 failed = 1;
                 return false;
             }
@@ -137,8 +136,8 @@ simulators::CampaignSummary run_campaign(MPI_Comm comm, const Multilevel& model,
             std::vector<simulators::ShardId> level_pending;
             for (const auto& shard : pending)
                 if (shard.level == l) level_pending.push_back(shard);
-            const StaticBlock mine = static_block(static_cast<Index>(level_pending.size()),
-                                                  info.rank, info.size);
+            const StaticBlock mine =
+                static_block(static_cast<Index>(level_pending.size()), info.rank, info.size);
             bool go = true;
             for (Index k = mine.begin; go && k < mine.end; ++k)
                 go = work(level_pending[static_cast<std::size_t>(k)]);

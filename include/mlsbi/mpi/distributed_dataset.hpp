@@ -128,8 +128,8 @@ void simulate_share(MPI_Comm comm, const Multilevel& model, const P& prior,
         if (block.failed_index >= 0)
             append_failure(failures, item.level, block.failed_index, block.failed_what);
         else
-            simulators::detail::append_shard_image(options.seed, prior.dim(), d, item.level,
-                                                   block, seconds, images);
+            simulators::detail::append_shard_image(options.seed, prior.dim(), d, item.level, block,
+                                                   seconds, images);
     };
     if (distribution.schedule == Schedule::static_blocks) {
         for (const WorkItem& item : items) run(item);
@@ -223,9 +223,9 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P>
         report->busy_seconds.assign(static_cast<std::size_t>(info.size), 0.0);
         std::vector<long long> counts(static_cast<std::size_t>(info.size));
         const auto mine = static_cast<long long>(samples);
-        check_mpi(MPI_Allgather(&busy, 1, MPI_DOUBLE, report->busy_seconds.data(), 1, MPI_DOUBLE,
-                                comm),
-                  "MPI_Allgather");
+        check_mpi(
+            MPI_Allgather(&busy, 1, MPI_DOUBLE, report->busy_seconds.data(), 1, MPI_DOUBLE, comm),
+            "MPI_Allgather");
         check_mpi(MPI_Allgather(&mine, 1, MPI_LONG_LONG, counts.data(), 1, MPI_LONG_LONG, comm),
                   "MPI_Allgather");
         report->samples.assign(counts.begin(), counts.end());
@@ -237,9 +237,8 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P>
         auto& level_report = dataset.reports[l];
         if (blocks[l].failed_index < 0)
             MLSBI_ASSERT(covered[l] == options.samples_per_level[l]);  // every column once
-        dataset.levels.push_back(
-            simulators::detail::finish_level(caller, l, options.non_finite, blocks[l],
-                                             level_report));
+        dataset.levels.push_back(simulators::detail::finish_level(caller, l, options.non_finite,
+                                                                  blocks[l], level_report));
         level_report.seconds = seconds[l];
         level_report.seconds_per_simulation =
             level_report.simulations > 0

@@ -69,9 +69,9 @@ public:
     explicit SharedCounter(MPI_Comm comm) : m_comm(comm) {
         const RankInfo info(comm);
         const MPI_Aint bytes = info.rank == 0 ? static_cast<MPI_Aint>(sizeof(std::int64_t)) : 0;
-        check_mpi(MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, comm, &m_base,
-                                   &m_window),
-                  "MPI_Win_allocate");
+        check_mpi(
+            MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, comm, &m_base, &m_window),
+            "MPI_Win_allocate");
         if (info.rank == 0) *m_base = 0;
         check_mpi(MPI_Barrier(comm), "MPI_Barrier");  // nobody adds before rank 0 zeroed it
     }

@@ -82,8 +82,8 @@ struct CampaignOptions {
     /// Free text recorded in the manifest and checked on resume, so a campaign is not resumed
     /// with another simulator by mistake (e.g. "gnk v2, 4 levels"). One line; may be empty.
     std::string simulator_id{};
-    bool durable = true;  ///< fsync every shard and the directory (off only for scratch data)
-    Index max_shards = 0;  ///< stop after writing this many shards in this run; 0 = no limit
+    bool durable = true;     ///< fsync every shard and the directory (off only for scratch data)
+    Index max_shards = 0;    ///< stop after writing this many shards in this run; 0 = no limit
     double max_seconds = 0;  ///< start no new shard after this many seconds; 0 = no limit
 
     /// \throws std::invalid_argument naming the field: invalid generation options, an empty
@@ -109,13 +109,13 @@ enum class CampaignStatus {
 /// What one run of a campaign did (under MPI: summed over ranks).
 struct CampaignSummary {
     CampaignStatus status = CampaignStatus::complete;
-    Index shards_total = 0;       ///< shards of the whole campaign
-    Index shards_found = 0;       ///< shards already finished when this run started
-    Index shards_written = 0;     ///< shards this run simulated and wrote
-    Index samples_simulated = 0;  ///< seed-matched samples this run simulated
+    Index shards_total = 0;         ///< shards of the whole campaign
+    Index shards_found = 0;         ///< shards already finished when this run started
+    Index shards_written = 0;       ///< shards this run simulated and wrote
+    Index samples_simulated = 0;    ///< seed-matched samples this run simulated
     Index temporaries_removed = 0;  ///< unfinished temporary files of killed runs deleted
-    double seconds = 0;           ///< wall time of the run
-    std::string failure;          ///< for simulation_failed: level, sample and what was thrown
+    double seconds = 0;             ///< wall time of the run
+    std::string failure;            ///< for simulation_failed: level, sample and what was thrown
 };
 
 /// The manifest of a campaign directory: what the campaign generates, written once.
@@ -184,7 +184,8 @@ inline void write_file_atomically(const std::string& caller, const std::string& 
     const std::string temporary = message(path, ".tmp-", host, "-", getpid());
     const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        throw std::runtime_error(message(caller, ": cannot create ", temporary, ": ", errno_text()));
+        throw std::runtime_error(
+            message(caller, ": cannot create ", temporary, ": ", errno_text()));
     std::size_t written = 0;
     while (written < bytes.size()) {
         const ssize_t step = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -248,15 +249,13 @@ inline std::string manifest_text(const CampaignManifest& m) {
         << "x_dim " << m.x_dim << '\n'
         << "simulator_id " << m.simulator_id << '\n';
     std::string text = out.str();
-    const auto crc =
-        crc32(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    const auto crc = crc32(reinterpret_cast<const unsigned char*>(text.data()), text.size());
     char line[32];
     std::snprintf(line, sizeof(line), "crc32 %08x\n", static_cast<unsigned>(crc));
     return text + line;
 }
 
-inline void write_manifest(const std::string& directory, const CampaignManifest& m,
-                           bool durable) {
+inline void write_manifest(const std::string& directory, const CampaignManifest& m, bool durable) {
     const std::string text = manifest_text(m);
     write_file_atomically("run_campaign",
                           (std::filesystem::path(directory) / campaign_manifest_name).string(),
@@ -277,12 +276,12 @@ inline void write_manifest(const std::string& directory, const CampaignManifest&
     const std::size_t crc_at = text.rfind("crc32 ");
     require(crc_at != std::string::npos && (crc_at == 0 || text[crc_at - 1] == '\n') &&
                 text.size() == crc_at + 15,
-            "read_campaign_manifest: ", path, ": no final crc32 line (truncated, appended to, or not a manifest)");
+            "read_campaign_manifest: ", path,
+            ": no final crc32 line (truncated, appended to, or not a manifest)");
     unsigned stored = 0;
     require(std::sscanf(text.c_str() + crc_at, "crc32 %8x", &stored) == 1,
             "read_campaign_manifest: ", path, ": malformed crc32 line");
-    const auto actual =
-        detail::crc32(reinterpret_cast<const unsigned char*>(text.data()), crc_at);
+    const auto actual = detail::crc32(reinterpret_cast<const unsigned char*>(text.data()), crc_at);
     require(stored == actual, "read_campaign_manifest: ", path, ": CRC-32 mismatch (file has ",
             std::hex, stored, ", content gives ", actual, "): the manifest is corrupt");
 
@@ -325,8 +324,8 @@ inline void write_manifest(const std::string& directory, const CampaignManifest&
     if (in.peek() == ' ') in.get();
     std::getline(in, m.simulator_id);
     require(!in.bad(), "read_campaign_manifest: ", path, ": malformed");
-    require(m.shard_size >= 1 && m.theta_dim >= 1 && m.x_dim >= 1, "read_campaign_manifest: ",
-            path, ": bad shard_size or dimensions");
+    require(m.shard_size >= 1 && m.theta_dim >= 1 && m.x_dim >= 1, "read_campaign_manifest: ", path,
+            ": bad shard_size or dimensions");
     for (Index n : m.samples_per_level)
         require(n >= 1, "read_campaign_manifest: ", path, ": bad samples_per_level");
     return m;
@@ -346,8 +345,8 @@ inline void require_same_manifest(const std::string& path, const CampaignManifes
     differs("seed", on_disk.seed, wanted.seed);
     differs("number of levels", on_disk.samples_per_level.size(), wanted.samples_per_level.size());
     for (std::size_t l = 0; l < wanted.samples_per_level.size(); ++l)
-        require(on_disk.samples_per_level[l] == wanted.samples_per_level[l], "run_campaign: ",
-                path, " describes another campaign: samples_per_level[", l, "] differs (manifest ",
+        require(on_disk.samples_per_level[l] == wanted.samples_per_level[l], "run_campaign: ", path,
+                " describes another campaign: samples_per_level[", l, "] differs (manifest ",
                 on_disk.samples_per_level[l], ", options ", wanted.samples_per_level[l], ")");
     differs("non_finite", policy_name(on_disk.non_finite), policy_name(wanted.non_finite));
     differs("shard_size", on_disk.shard_size, wanted.shard_size);
@@ -523,9 +522,9 @@ inline double decode_shard_image(const char* caller, const std::string& name,
 // Reads and checks shard `shard` of the campaign into `block`; returns false (block untouched)
 // if the file does not exist. \throws std::invalid_argument naming the file when it is damaged
 // or belongs elsewhere.
-inline bool read_shard(const char* caller, const std::string& directory,
-                       const CampaignManifest& m, ShardId shard, LevelBlock& block,
-                       std::vector<unsigned char>& bytes, double* seconds = nullptr) {
+inline bool read_shard(const char* caller, const std::string& directory, const CampaignManifest& m,
+                       ShardId shard, LevelBlock& block, std::vector<unsigned char>& bytes,
+                       double* seconds = nullptr) {
     const std::string path = campaign_shard_path(directory, shard);
     if (!read_whole_file(path, bytes)) {
         require(!std::filesystem::exists(path), caller, ": cannot read ", path);
@@ -561,15 +560,15 @@ inline Index remove_temporaries(const std::string& directory) {
 
 // Shards not finished yet, in campaign order. Finished shards are read and checked (CRC) when
 // `verify`, else only their existence is checked.
-inline std::vector<ShardId> pending_shards(const std::string& directory,
-                                           const CampaignManifest& m, bool verify) {
+inline std::vector<ShardId> pending_shards(const std::string& directory, const CampaignManifest& m,
+                                           bool verify) {
     std::vector<ShardId> pending;
     LevelBlock block;
     std::vector<unsigned char> bytes;
     for (const ShardId& shard : all_shards(m)) {
-        const bool finished =
-            verify ? read_shard("run_campaign", directory, m, shard, block, bytes)
-                   : std::filesystem::exists(campaign_shard_path(directory, shard));
+        const bool finished = verify
+                                  ? read_shard("run_campaign", directory, m, shard, block, bytes)
+                                  : std::filesystem::exists(campaign_shard_path(directory, shard));
         if (!finished) pending.push_back(shard);
     }
     return pending;
@@ -677,10 +676,10 @@ CampaignSummary run_campaign(const Multilevel& model, const P& prior,
         for (Index k = 0; k < m.shard_count(l); ++k) {
             double shard_seconds = 0;
             const ShardId shard{l, k};
-            require(detail::read_shard(caller, directory, m, shard, shard_block, bytes,
-                                       &shard_seconds),
-                    caller, ": shard file ", campaign_shard_path(directory, shard),
-                    " is missing: the campaign is unfinished (run it again to complete it)");
+            require(
+                detail::read_shard(caller, directory, m, shard, shard_block, bytes, &shard_seconds),
+                caller, ": shard file ", campaign_shard_path(directory, shard),
+                " is missing: the campaign is unfinished (run it again to complete it)");
             seconds += shard_seconds;
             const Index first = m.shard_first(k), count = shard_block.size();
             level_block.theta.middleCols(first, count) = shard_block.theta;

@@ -29,19 +29,19 @@ inline std::vector<unsigned char> allgather_bytes(MPI_Comm comm,
     for (std::size_t r = 0; r < sizes.size(); ++r)
         offsets[r + 1] = offsets[r] + static_cast<std::size_t>(sizes[r]);
     if (offsets.back() > static_cast<std::size_t>(INT_MAX))
-        throw std::runtime_error(message(
-            "mlsbi::mpi: the gathered data are ", offsets.back(),
-            " bytes, over MPI's 2 GiB int count; write a campaign (shards) instead"));
+        throw std::runtime_error(
+            message("mlsbi::mpi: the gathered data are ", offsets.back(),
+                    " bytes, over MPI's 2 GiB int count; write a campaign (shards) instead"));
     std::vector<int> counts(sizes.size()), displacements(sizes.size());
     for (std::size_t r = 0; r < sizes.size(); ++r) {
         counts[r] = static_cast<int>(sizes[r]);
         displacements[r] = static_cast<int>(offsets[r]);
     }
     std::vector<unsigned char> all(offsets.back());
-    check_mpi(MPI_Allgatherv(local.data(), counts[static_cast<std::size_t>(info.rank)],
-                             MPI_UNSIGNED_CHAR, all.data(), counts.data(), displacements.data(),
-                             MPI_UNSIGNED_CHAR, comm),
-              "MPI_Allgatherv");
+    check_mpi(
+        MPI_Allgatherv(local.data(), counts[static_cast<std::size_t>(info.rank)], MPI_UNSIGNED_CHAR,
+                       all.data(), counts.data(), displacements.data(), MPI_UNSIGNED_CHAR, comm),
+        "MPI_Allgatherv");
     return all;
 }
 
