@@ -6,6 +6,9 @@
 
 file(GLOB_RECURSE mlsbi_public_headers CONFIGURE_DEPENDS
     RELATIVE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/include/mlsbi/*.hpp)
+if(NOT MLSBI_MPI)  # mlsbi/mpi/ and mlsbi/mpi.hpp need <mpi.h>
+    list(FILTER mlsbi_public_headers EXCLUDE REGEX "^mlsbi/mpi(/|\\.hpp$)")
+endif()
 
 set(mlsbi_header_check_sources)
 foreach(header IN LISTS mlsbi_public_headers)
@@ -21,5 +24,6 @@ foreach(header IN LISTS mlsbi_public_headers)
 endforeach()
 
 add_library(mlsbi_header_check OBJECT ${mlsbi_header_check_sources})
-target_link_libraries(mlsbi_header_check PRIVATE mlsbi::mlsbi mlsbi_project_options)
+target_link_libraries(mlsbi_header_check PRIVATE mlsbi::mlsbi mlsbi_project_options
+                      $<$<BOOL:${MLSBI_MPI}>:MPI::MPI_CXX>)
 target_compile_options(mlsbi_header_check PRIVATE -Werror)

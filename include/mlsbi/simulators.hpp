@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief Umbrella header of the simulators module: level and multilevel simulator concepts,
-/// seed-matched dataset generation, and the g-and-k benchmark.
+/// seed-matched dataset generation, resumable campaigns, and the g-and-k benchmark.
 #pragma once
 
+#include "mlsbi/simulators/campaign.hpp"
 #include "mlsbi/simulators/function_level.hpp"
 #include "mlsbi/simulators/gnk.hpp"
 #include "mlsbi/simulators/level_simulator.hpp"

@@ -171,28 +171,45 @@ inline void check_dataset_size(const char* caller, const std::vector<Index>& siz
     }
 }
 
-// Simulates one level of n samples in parallel. `fine(theta, seed, x)` always runs;
-// `coarse` runs when `with_coarse`. Column i is sample index first_index + i of the stream and
-// depends only on (master, stream_level, first_index + i), so a pilot of the first indices can
-// later be extended without repeating it (training/pilot.hpp).
+// Raw simulations of samples [first, first + n) of one level, before the non-finite policy: every
+// column as simulated, its non-finite flags, and the lowest sample whose simulator threw. Dataset
+// generation, campaign shards and distributed generation all fill these, so they agree bit for bit.
+// Per-column flags of LevelBlock::bad.
+inline constexpr unsigned char fine_flag = 1, coarse_flag = 2, theta_flag = 4;
+
+struct LevelBlock {
+    Index first = 0;                  // level index of column 0
+    Matrix<double> theta;             // p x n
+    Matrix<double> x_fine;            // d x n
+    Matrix<double> x_coarse;          // d x n, or 0 x 0 without a coarse level
+    std::vector<std::uint64_t> seeds;
+    std::vector<unsigned char> bad;   // per column: fine_flag | coarse_flag | theta_flag
+    Index failed_index = -1;          // level index of the lowest sample that threw; -1 if none
+    std::string failed_what;          // what it threw, "<stage> threw: <what>"
+    int threads = 1;                  // OpenMP threads that ran the loop
+    [[nodiscard]] Index size() const { return theta.cols(); }
+};
+
+// Simulates samples [first, first + n) of a level into `block` (resized, allocation reused) in
+// parallel. `fine(theta, seed, x)` always runs; `coarse` runs when `with_coarse`. Every column
+// depends only on (master, stream_level, level index).
 template <distributions::Prior P, class Fine, class Coarse>
-LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level, Index n,
-                         Index d, bool with_coarse, std::uint64_t master, const P& prior,
-                         NonFinitePolicy policy, int threads, const Fine& fine,
-                         const Coarse& coarse, LevelReport& report, Index first_index = 0) {
+void simulate_block(std::uint64_t stream_level, Index first, Index n, Index d, bool with_coarse,
+                    std::uint64_t master, const P& prior, int threads, const Fine& fine,
+                    const Coarse& coarse, LevelBlock& block) {
     const Index p = prior.dim();
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
-    LevelData data;
-    data.theta.resize(p, n);
-    data.x_fine.setConstant(d, n, nan);  // a simulator that forgets an entry shows up as non-finite
-    if (with_coarse) data.x_coarse.setConstant(d, n, nan);
-    data.seeds.resize(static_cast<std::size_t>(n));
-    constexpr unsigned char fine_flag = 1, coarse_flag = 2, theta_flag = 4;
-    std::vector<unsigned char> bad(static_cast<std::size_t>(n), 0);  // *_flag bits per sample
-    Index failed_index = n;  // lowest sample whose simulator threw
+    block.first = first;
+    block.theta.resize(p, n);
+    block.x_fine.setConstant(d, n, nan);  // a simulator that forgets an entry shows up as non-finite
+    if (with_coarse)
+        block.x_coarse.setConstant(d, n, nan);
+    else
+        block.x_coarse.resize(0, 0);
+    block.seeds.assign(static_cast<std::size_t>(n), 0);
+    block.bad.assign(static_cast<std::size_t>(n), 0);
+    Index failed = n;  // lowest column whose simulator threw
     std::string failed_what;
-
-    const auto start = std::chrono::steady_clock::now();
     // Read before the SerialEigen below lowers the calling thread's default.
     [[maybe_unused]] const int thread_count = outer_thread_count(threads);
     int team = 1;
@@ -209,91 +226,107 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
 #pragma omp for schedule(dynamic) nowait  // the region's end is the only barrier
 #endif
         for (Index i = 0; i < n; ++i) {
-            const auto index = static_cast<std::uint64_t>(first_index + i);
+            const auto index = static_cast<std::uint64_t>(first + i);
             const char* stage = "the prior";
             try {
                 RandomStream theta_rng(derive_seed(master, stream_level, index, theta_tag));
-                prior.sample(theta_rng, data.theta.col(i));
+                prior.sample(theta_rng, block.theta.col(i));
                 const std::uint64_t seed = derive_seed(master, stream_level, index, simulator_tag);
-                data.seeds[static_cast<std::size_t>(i)] = seed;
-                if (!data.theta.col(i).allFinite()) {  // never simulate at a NaN theta
-                    bad[static_cast<std::size_t>(i)] = theta_flag;
+                block.seeds[static_cast<std::size_t>(i)] = seed;
+                if (!block.theta.col(i).allFinite()) {  // never simulate at a NaN theta
+                    block.bad[static_cast<std::size_t>(i)] = theta_flag;
                     continue;
                 }
                 stage = "the fine simulator";
-                fine(data.theta.col(i), seed, data.x_fine.col(i));
-                unsigned char flags = data.x_fine.col(i).allFinite() ? 0 : fine_flag;
+                fine(block.theta.col(i), seed, block.x_fine.col(i));
+                unsigned char flags = block.x_fine.col(i).allFinite() ? 0 : fine_flag;
                 if (with_coarse) {
                     stage = "the coarse simulator";
-                    coarse(data.theta.col(i), seed, data.x_coarse.col(i));
-                    if (!data.x_coarse.col(i).allFinite()) flags |= coarse_flag;
+                    coarse(block.theta.col(i), seed, block.x_coarse.col(i));
+                    if (!block.x_coarse.col(i).allFinite()) flags |= coarse_flag;
                 }
-                bad[static_cast<std::size_t>(i)] = flags;
+                block.bad[static_cast<std::size_t>(i)] = flags;
             } catch (const std::exception& e) {
 #ifdef _OPENMP
 #pragma omp critical(mlsbi_generate_level_error)
 #endif
-                if (i < failed_index) {
-                    failed_index = i;
+                if (i < failed) {
+                    failed = i;
                     failed_what = message(stage, " threw: ", e.what());
                 }
             } catch (...) {
 #ifdef _OPENMP
 #pragma omp critical(mlsbi_generate_level_error)
 #endif
-                if (i < failed_index) {
-                    failed_index = i;
+                if (i < failed) {
+                    failed = i;
                     failed_what = message(stage, " threw an unknown exception");
                 }
             }
         }
     }
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    block.threads = team;
+    block.failed_index = failed < n ? first + failed : -1;
+    block.failed_what = std::move(failed_what);
+}
 
-    if (failed_index < n)
-        throw SimulationError(
-            message(caller, ": level ", level, ", sample ", failed_index, ": ", failed_what), level,
-            failed_index);
-
+// Applies the non-finite policy to a level's raw block and moves its data into a LevelData.
+// Fills report.requested/kept/dropped/simulations/threads (not the times).
+// \throws SimulationError for a sample that threw, or (policy error) the lowest non-finite one.
+inline LevelData finish_level(const char* caller, std::size_t level, NonFinitePolicy policy,
+                              LevelBlock& block, LevelReport& report) {
+    const Index n = block.size();
+    const Index d = block.x_fine.rows();
+    const bool with_coarse = block.x_coarse.size() > 0;
+    if (block.failed_index >= 0)
+        throw SimulationError(message(caller, ": level ", level, ", sample ", block.failed_index,
+                                      ": ", block.failed_what),
+                              level, block.failed_index);
     Index dropped = 0;
     Index unsimulated = 0;  // samples skipped for a non-finite theta
     for (Index i = 0; i < n; ++i) {
-        const unsigned char flags = bad[static_cast<std::size_t>(i)];
+        const unsigned char flags = block.bad[static_cast<std::size_t>(i)];
         if (flags == 0) continue;
         if (flags == theta_flag) {
             ++unsimulated;
             if (policy == NonFinitePolicy::error) {
+                const Index p = block.theta.rows();
                 Index row = 0;
-                while (row < p && std::isfinite(data.theta(row, i))) ++row;
+                while (row < p && std::isfinite(block.theta(row, i))) ++row;
                 throw SimulationError(
-                    message(caller, ": level ", level, ", sample ", i,
-                            ": the prior drew a non-finite theta (", data.theta(row, i),
+                    message(caller, ": level ", level, ", sample ", block.first + i,
+                            ": the prior drew a non-finite theta (", block.theta(row, i),
                             " at row ", row, "); use NonFinitePolicy::drop to drop such samples"),
-                    level, i);
+                    level, block.first + i);
             }
             ++dropped;
             continue;
         }
         if (policy == NonFinitePolicy::error) {
             const bool fine_bad = (flags & fine_flag) != 0;
-            const auto& x = fine_bad ? data.x_fine : data.x_coarse;
+            const auto& x = fine_bad ? block.x_fine : block.x_coarse;
             Index row = 0;
             while (row < d && std::isfinite(x(row, i))) ++row;
             throw SimulationError(
-                message(caller, ": level ", level, ", sample ", i, ": non-finite output ",
+                message(caller, ": level ", level, ", sample ", block.first + i,
+                        ": non-finite output ",
                         x(row, i), " at row ", row, " of the ", fine_bad ? "fine" : "coarse",
                         " simulator (G_", fine_bad ? level : level - 1, ", seed ",
-                        data.seeds[static_cast<std::size_t>(i)],
+                        block.seeds[static_cast<std::size_t>(i)],
                         "); use NonFinitePolicy::drop to drop such samples"),
-                level, i);
+                level, block.first + i);
         }
         ++dropped;
     }
+    LevelData data;
+    data.theta = std::move(block.theta);
+    data.x_fine = std::move(block.x_fine);
+    data.x_coarse = std::move(block.x_coarse);
+    data.seeds = std::move(block.seeds);
     if (dropped > 0) {  // compact the kept columns, in order
         Index kept = 0;
         for (Index i = 0; i < n; ++i) {
-            if (bad[static_cast<std::size_t>(i)] != 0) continue;
+            if (block.bad[static_cast<std::size_t>(i)] != 0) continue;
             if (kept != i) {
                 data.theta.col(kept) = data.theta.col(i);
                 data.x_fine.col(kept) = data.x_fine.col(i);
@@ -305,21 +338,82 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
         }
         require(kept > 0, caller, ": level ", level, ": all ", n,
                 " samples were non-finite and dropped; the level would be empty");
-        data.theta.conservativeResize(p, kept);
+        data.theta.conservativeResize(data.theta.rows(), kept);
         data.x_fine.conservativeResize(d, kept);
         if (with_coarse) data.x_coarse.conservativeResize(d, kept);
         data.seeds.resize(static_cast<std::size_t>(kept));
     }
-
     report.requested = n;
     report.dropped = dropped;
     report.kept = n - dropped;
     report.simulations = (with_coarse ? 2 : 1) * (n - unsimulated);
+    report.threads = block.threads;
+    return data;
+}
+
+// Simulates one level of n samples in parallel and applies the non-finite policy. Column i is
+// sample first_index + i of the stream, so a pilot of the first indices can later be extended
+// without repeating it (training/pilot.hpp).
+template <distributions::Prior P, class Fine, class Coarse>
+LevelData generate_level(const char* caller, std::size_t level, std::uint64_t stream_level, Index n,
+                         Index d, bool with_coarse, std::uint64_t master, const P& prior,
+                         NonFinitePolicy policy, int threads, const Fine& fine,
+                         const Coarse& coarse, LevelReport& report, Index first_index = 0) {
+    LevelBlock block;
+    const auto start = std::chrono::steady_clock::now();
+    simulate_block(stream_level, first_index, n, d, with_coarse, master, prior, threads, fine, coarse,
+                   block);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    LevelData data = finish_level(caller, level, policy, block, report);
     report.seconds = seconds;
-    report.threads = team;
     report.seconds_per_simulation =
         report.simulations > 0 ? seconds / static_cast<double>(report.simulations) : 0.0;
     return data;
+}
+
+// Checks a multilevel model, prior and options against each other; returns the common output
+// dimension d. \throws std::invalid_argument as generate_multilevel_dataset, prefixed by `caller`.
+template <MultilevelModel Multilevel, distributions::Prior P>
+Index check_multilevel_inputs(const char* caller, const Multilevel& model, const P& prior,
+                              const GenerationOptions& options) {
+    options.validate();
+    constexpr std::size_t level_count = Multilevel::levels;
+    require(options.samples_per_level.size() == level_count, caller, ": samples_per_level has ",
+            options.samples_per_level.size(), " entries but the simulator has ", level_count,
+            " levels (0..", level_count - 1, ")");
+    const Index d = model.output_dim(0);
+    require(d >= 1, caller, ": level 0 has output_dim ", d, " (need >= 1)");
+    require(prior.dim() >= 1, caller, ": the prior has dimension ", prior.dim());
+    for (std::size_t l = 0; l < level_count; ++l) {
+        require(model.output_dim(l) == d, caller, ": level ", l, " has output_dim ",
+                model.output_dim(l), " but level 0 has ", d,
+                " (seed-matched levels must produce the same kind of x)");
+        // Optional: MultilevelSimulator reports each level's declared parameter_dim().
+        if constexpr (requires {
+                          { model.parameter_dim(l) } -> std::same_as<std::optional<Index>>;
+                      }) {
+            const std::optional<Index> declared = model.parameter_dim(l);
+            require(!declared || *declared == prior.dim(), caller, ": level ", l,
+                    " expects theta of dimension ", declared.value_or(0), " but the prior has ",
+                    prior.dim());
+        }
+    }
+    return d;
+}
+
+// Simulates samples [first, first + n) of dataset level `level`: x_fine = G_l and, for l >= 1,
+// x_coarse = G_{l-1} on the same (theta, seed). The one place a multilevel column is made.
+template <MultilevelModel Multilevel, distributions::Prior P>
+void simulate_level_block(const Multilevel& model, const P& prior, std::size_t level, Index first,
+                          Index n, Index d, std::uint64_t master, int threads, LevelBlock& block) {
+    auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t seed, VectorRef<double> x) {
+        model.simulate(level, theta, seed, x);
+    };
+    auto coarse = [&](const ConstVectorRef<double>& theta, std::uint64_t seed,
+                      VectorRef<double> x) { model.simulate(level - 1, theta, seed, x); };
+    simulate_block(static_cast<std::uint64_t>(level), first, n, d, level >= 1, master, prior,
+                   threads, fine, coarse, block);
 }
 
 }  // namespace detail
@@ -341,45 +435,28 @@ LevelData generate_level(const char* caller, std::size_t level, std::uint64_t st
 template <MultilevelModel Multilevel, distributions::Prior P>
 [[nodiscard]] MultilevelDataset generate_multilevel_dataset(const Multilevel& model, const P& prior,
                                                             const GenerationOptions& options) {
-    options.validate();
     constexpr std::size_t level_count = Multilevel::levels;
     const char* caller = "generate_multilevel_dataset";
-    require(options.samples_per_level.size() == level_count, caller, ": samples_per_level has ",
-            options.samples_per_level.size(), " entries but the simulator has ", level_count,
-            " levels (0..", level_count - 1, ")");
-    const Index d = model.output_dim(0);
-    require(d >= 1, caller, ": level 0 has output_dim ", d, " (need >= 1)");
-    require(prior.dim() >= 1, caller, ": the prior has dimension ", prior.dim());
-    for (std::size_t l = 0; l < level_count; ++l) {
-        require(model.output_dim(l) == d, caller, ": level ", l, " has output_dim ",
-                model.output_dim(l), " but level 0 has ", d,
-                " (seed-matched levels must produce the same kind of x)");
-        // Optional: MultilevelSimulator reports each level's declared parameter_dim().
-        if constexpr (requires {
-                          { model.parameter_dim(l) } -> std::same_as<std::optional<Index>>;
-                      }) {
-            const std::optional<Index> declared = model.parameter_dim(l);
-            require(!declared || *declared == prior.dim(), caller, ": level ", l,
-                    " expects theta of dimension ", declared.value_or(0), " but the prior has ",
-                    prior.dim());
-        }
-    }
-
+    const Index d = detail::check_multilevel_inputs(caller, model, prior, options);
     detail::check_dataset_size(caller, options.samples_per_level, prior.dim(), d,
                                options.max_bytes);
 
     MultilevelDataset dataset;
     dataset.levels.reserve(level_count);
     dataset.reports.resize(level_count);
+    detail::LevelBlock block;
     for (std::size_t l = 0; l < level_count; ++l) {
-        auto fine = [&](const ConstVectorRef<double>& theta, std::uint64_t seed,
-                        VectorRef<double> x) { model.simulate(l, theta, seed, x); };
-        auto coarse = [&](const ConstVectorRef<double>& theta, std::uint64_t seed,
-                          VectorRef<double> x) { model.simulate(l - 1, theta, seed, x); };
-        dataset.levels.push_back(detail::generate_level(
-            caller, l, static_cast<std::uint64_t>(l), options.samples_per_level[l], d, l >= 1,
-            options.seed, prior, options.non_finite, options.threads, fine, coarse,
-            dataset.reports[l]));
+        LevelReport& report = dataset.reports[l];
+        const auto start = std::chrono::steady_clock::now();
+        detail::simulate_level_block(model, prior, l, 0, options.samples_per_level[l], d,
+                                     options.seed, options.threads, block);
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        dataset.levels.push_back(
+            detail::finish_level(caller, l, options.non_finite, block, report));
+        report.seconds = seconds;
+        report.seconds_per_simulation =
+            report.simulations > 0 ? seconds / static_cast<double>(report.simulations) : 0.0;
     }
     return dataset;
 }
