@@ -11,10 +11,10 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/distributions/prior.hpp"
-#include "mlsbi/inference/initialization.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/inference/log_density.hpp"
 #include "mlsbi/inference/posterior.hpp"
-#include "mlsbi/inference/slice_sampler.hpp"
+#include "mlsbi/inference/sir_slice_sampling.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -36,29 +36,6 @@ struct NlePosteriorOptions {
     }
 };
 
-/// How NlePosterior::sample draws: sbi's default for NLE, SIR initialisation of the chains from
-/// prior draws, then coordinate-wise slice sampling of all chains at once.
-struct NleSamplingOptions {
-    Index chains = 4;              ///< independent chains, >= 1 (R-hat needs >= 2)
-    Index warmup = 200;            ///< warm-up sweeps per chain, discarded, >= 0
-    Index thin = 1;                ///< keep every thin-th sweep, >= 1
-    Index sir_candidates = 4000;   ///< prior draws the chains are resampled from, >= chains
-    double rhat_threshold = 1.01;  ///< status ok when every R-hat is below it, > 1
-    SliceSamplerOptions slice{};
-
-    /// \throws std::invalid_argument naming the first invalid field.
-    void validate() const {
-        require(chains >= 1, "NleSamplingOptions: chains must be >= 1, got ", chains);
-        require(warmup >= 0, "NleSamplingOptions: warmup must be >= 0, got ", warmup);
-        require(thin >= 1, "NleSamplingOptions: thin must be >= 1, got ", thin);
-        require(sir_candidates >= chains, "NleSamplingOptions: sir_candidates (", sir_candidates,
-                ") must be >= chains (", chains, ")");
-        require(rhat_threshold > 1, "NleSamplingOptions: rhat_threshold must be > 1, got ",
-                rhat_threshold);
-        slice.validate();
-    }
-};
-
 /// Unnormalised log posterior of neural likelihood estimation (Papamakarios et al. 2019):
 ///
 ///   log p(theta | x_1..x_m) = log pi(theta) + sum_{j=1..m} log q(x_j | theta) + const,
@@ -71,8 +48,10 @@ struct NleSamplingOptions {
 ///         on y = x, c = theta; it is held by reference and must outlive the posterior.
 /// \tparam P a distributions::Prior with dim() == estimator.context_dim().
 /// Not safe to call concurrently from several threads (it owns per-thread workspaces); it
-/// parallelises internally.
+/// parallelises internally. A flows::PosteriorEstimator (trained for NPE) is rejected at compile
+/// time: it is not a likelihood.
 template <class Estimator, distributions::Prior P>
+requires flows::LikelihoodTaskCompatible<Estimator>
 class NlePosterior {
 public:
     using Scalar = typename Estimator::Scalar;
@@ -148,29 +127,7 @@ public:
     ///         prior draws have a finite posterior density (before any chain runs).
     [[nodiscard]] PosteriorSamples sample(Index n, std::uint64_t seed,
                                           const NleSamplingOptions& options) const {
-        require(n >= 1, "NlePosterior::sample: n must be >= 1, got ", n);
-        options.validate();
-        const auto init = sir_initialize_from_prior(*this, m_prior, options.sir_candidates,
-                                                    options.chains, derive_seed(seed, 0));
-        const Index per_chain = std::max<Index>(4, (n + options.chains - 1) / options.chains);
-        PosteriorSamples out;
-        out.mcmc = slice_sample(*this, init.points,
-                                McmcOptions{.draws_per_chain = per_chain,
-                                            .warmup = options.warmup,
-                                            .thin = options.thin,
-                                            .seed = derive_seed(seed, 1),
-                                            .rhat_threshold = options.rhat_threshold},
-                                options.slice);
-        out.samples = out.mcmc->samples.leftCols(std::min(n, out.mcmc->samples.cols()));
-        out.status = to_sampling_status(out.mcmc->status);
-        out.method =
-            message("SIR (", options.sir_candidates, " prior draws, weight ESS ",
-                    static_cast<long>(init.weight_ess), ") + slice sampling, ", options.chains,
-                    " chains x ", per_chain, " draws after ", options.warmup, " warm-up sweeps");
-        out.message = message("max R-hat ", out.mcmc->max_rhat(), ", min bulk ESS ",
-                              static_cast<long>(out.mcmc->min_ess_bulk()));
-        out.proposed = out.samples.cols();
-        return out;
+        return sample_by_sir_and_slice(*this, m_prior, n, seed, options);
     }
 
     /// sample(n, seed) with the default NleSamplingOptions.

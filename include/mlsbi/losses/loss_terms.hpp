@@ -11,6 +11,7 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 
 namespace mlsbi::losses {
 
@@ -19,6 +20,19 @@ namespace mlsbi::losses {
 enum class Task { nle, npe };
 
 [[nodiscard]] inline const char* to_string(Task task) { return task == Task::nle ? "nle" : "npe"; }
+
+/// Checks that an estimator tagged with a flows::EstimatorTask is trained for its own task.
+/// \throws std::invalid_argument (message starting with `who`) for a likelihood estimator and
+///         Task::npe, or a posterior estimator and Task::nle.
+template <class Estimator>
+void require_task(Task task, const char* who) {
+    constexpr flows::EstimatorTask own = flows::estimator_task<Estimator>();
+    require(own == flows::EstimatorTask::unspecified ||
+                (own == flows::EstimatorTask::likelihood) == (task == Task::nle),
+            who, ": a ", flows::to_string(own), " estimator cannot be trained for task ",
+            to_string(task), " (use flows::", task == Task::nle ? "Likelihood" : "Posterior",
+            "Estimator)");
+}
 
 /// Evaluation options shared by McLoss and MlmcLoss.
 struct LossOptions {

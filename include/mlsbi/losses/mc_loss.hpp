@@ -28,6 +28,7 @@ public:
     McLoss(const Estimator& estimator, const ConstMatrixRef<double>& theta,
            const ConstMatrixRef<double>& x, Task task, LossOptions options = {})
         : m_task(task) {
+        require_task<Estimator>(task, "McLoss");
         options.validate();
         detail::check_level_arrays(theta, x, task, estimator.input_dim(), estimator.context_dim(),
                                    "McLoss: data", "x");

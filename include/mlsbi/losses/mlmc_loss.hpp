@@ -46,6 +46,7 @@ public:
     template <MultilevelData Data>
     MlmcLoss(const Estimator& estimator, const Data& data, Task task, LossOptions options = {})
         : m_task(task) {
+        require_task<Estimator>(task, "MlmcLoss");
         options.validate();
         const auto levels = static_cast<Index>(data.levels.size());
         require(levels >= 2, "MlmcLoss: need at least 2 levels (L >= 1), got ", levels,

@@ -11,6 +11,7 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/inference/npe_posterior.hpp"
 #include "mlsbi/inference/posterior.hpp"
 
@@ -21,6 +22,7 @@ namespace mlsbi::sbi {
 /// \tparam Estimator a flows::ConditionalEstimator trained for NPE (y = theta, c = x).
 /// \tparam P a distributions::Prior.
 template <class Estimator, distributions::Prior P>
+requires flows::PosteriorTaskCompatible<Estimator>
 class DirectPosterior {
 public:
     /// \param x_o the observation (context_dim entries, raw units).

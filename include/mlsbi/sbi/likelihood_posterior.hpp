@@ -11,6 +11,7 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/inference/nle_posterior.hpp"
 #include "mlsbi/inference/posterior.hpp"
 
@@ -21,6 +22,7 @@ namespace mlsbi::sbi {
 /// \tparam Estimator a flows::ConditionalEstimator trained for NLE (y = x, c = theta).
 /// \tparam P a distributions::Prior.
 template <class Estimator, distributions::Prior P>
+requires flows::LikelihoodTaskCompatible<Estimator>
 class LikelihoodPosterior {
 public:
     /// \param x_o d x m observations (one per column, raw units).

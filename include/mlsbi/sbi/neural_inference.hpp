@@ -61,7 +61,12 @@ struct Options {
 template <losses::Task task, class Density, distributions::Prior P>
 class NeuralInference {
 public:
-    using Estimator = flows::ConditionalEstimator<Density>;
+    /// The estimator, tagged with its task: a flows::LikelihoodEstimator for NLE, a
+    /// flows::PosteriorEstimator for NPE.
+    using Estimator =
+        flows::ConditionalEstimator<Density, flows::NoEmbedding<typename Density::Scalar>,
+                                    task == losses::Task::nle ? flows::EstimatorTask::likelihood
+                                                              : flows::EstimatorTask::posterior>;
     using PriorType = P;
 
     explicit NeuralInference(P prior, Options<Density> options = {})
