@@ -4,4 +4,5 @@
 #pragma once
 
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/callbacks.hpp"
 #include "mlsbi/training/trainer.hpp"
