@@ -114,7 +114,7 @@ struct LossTerm {
     }
 };
 
-/// Per-level statistics of the per-sample losses at the current parameters (METHOD.md Sec. 6):
+/// Per-level statistics of the per-sample losses at the current parameters:
 /// they say whether seed matching works (high correlation, small V_l) and feed the MLMC sample
 /// allocation n_l ~ sqrt(V_l / c_l).
 struct LevelDiagnostics {
