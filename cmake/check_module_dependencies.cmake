@@ -19,7 +19,9 @@ get_filename_component(MLSBI_INCLUDE_DIR "${MLSBI_INCLUDE_DIR}" ABSOLUTE)
 # foundation: seeded initialisation); optimizers see only core (flat vectors);
 # {flows, simulators} <- losses; {losses, optimizers} <- training; {flows, distributions} <-
 # inference; io saves estimators; diagnostics may use anything but training; testing only
-# core/rng; mpi (optional, the only module that includes <mpi.h>) distributes simulators.
+# core/rng (and nn/flows for the density contract checker); sbi (the NLE/NPE front ends)
+# sits on top and may use every module but mpi; mpi (optional, the only module that includes
+# <mpi.h>) distributes simulators.
 set(allowed_core "")
 set(allowed_rng core)
 set(allowed_distributions core rng)
@@ -32,10 +34,12 @@ set(allowed_io core rng nn distributions flows)
 set(allowed_training core rng nn distributions flows simulators losses optimizers io)
 set(allowed_inference core rng nn distributions flows)
 set(allowed_diagnostics core rng nn distributions flows simulators losses optimizers inference io)
-set(allowed_testing core rng)
+set(allowed_testing core rng nn flows)
 set(allowed_mpi core rng distributions simulators)
+set(allowed_sbi core rng nn distributions flows simulators losses optimizers io training inference
+                diagnostics testing)
 set(modules core rng distributions simulators nn flows optimizers losses io training inference
-            diagnostics testing mpi)
+            diagnostics testing sbi mpi)
 
 file(GLOB_RECURSE headers RELATIVE "${MLSBI_INCLUDE_DIR}" "${MLSBI_INCLUDE_DIR}/mlsbi/*.hpp")
 if(NOT headers)

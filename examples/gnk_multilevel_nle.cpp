@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// g-and-k multilevel NLE (METHOD.md section 5; Hikida et al. 2025, Fig. 2): a 1-D neural spline
+// g-and-k multilevel NLE (Hikida et al. 2025, Fig. 2): a 1-D neural spline
 // flow q(x | theta) trained on n = (10^4 low-fidelity, n_1 seed-matched pairs) with the MLMC
 // loss, against plain NLE on 300 high-fidelity and on 10^4 low-fidelity simulations. For each
 // of several seeds and prior test thetas it reports the forward KL(exact || learned) on the
@@ -163,7 +163,7 @@ struct Row {
 };
 
 Flow::Options flow_options() {
-    // METHOD.md: one spline transform, 10 bins, tail bound 7, MLP 4-50-50-29 with ReLU.
+    // The paper: one spline transform, 10 bins, tail bound 7, MLP 4-50-50-29 with ReLU.
     return Flow::Options{.input_dim = 1, .context_dim = 4, .hidden = {50, 50}, .bins = 10,
                          .tail_bound = 7.0, .transforms = 1, .activation = nn::Activation::relu};
 }
@@ -206,6 +206,7 @@ int main(int argc, char** argv) try {
     ml_options.training.adjustment.rescale = config.adjust == "both" || config.adjust == "rescale";
     ml_options.training.adjustment.project = config.adjust == "both" || config.adjust == "project";
     training::BaselineOptions mc_options;
+    mc_options.training_batch_size = 0;  // full batch, as the paper's baselines
     mc_options.training.max_epochs = config.mc_max_epochs;
     mc_options.training.progress = false;
 

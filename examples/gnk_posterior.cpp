@@ -3,10 +3,10 @@
 //
 // m = 100 iid high-fidelity observations at theta = (A, B, g, k) = (3, 1, 2, e^0.5). A 1-D neural
 // spline flow q(x | theta) is trained with the multilevel loss on n = (10^4 low-fidelity draws,
-// 300 seed-matched pairs) for 1000 full-batch epochs (METHOD.md section 5), and the posterior
-// pi(theta) prod_j q(x_j | theta) is sampled by coordinate-wise slice sampling. The same sampler,
-// with the same chains, warm-up and seed, runs on pi(theta) prod_j p(x_j | theta) with the exact
-// g-and-k density. Printed: the learned density's KL at the true theta, posterior means and sds
+// 300 seed-matched pairs) for 1000 full-batch epochs (the paper's g-and-k NLE setup) through the
+// sbi::Nle front end, and the posterior pi(theta) prod_j q(x_j | theta) is sampled by
+// coordinate-wise slice sampling. The same sampler, with the same chains, warm-up and seed, runs
+// on pi(theta) prod_j p(x_j | theta) with the exact g-and-k density. Printed: the learned density's KL at the true theta, posterior means and sds
 // side by side with R-hat and bulk ESS, the wall and CPU time of each MCMC run at one thread
 // (target: 10^4 ML-NLE draws in under 2 s), and C2ST (sbi's 5-fold MLP classifier) and squared
 // MMD between the two sample sets, each next to the same metric between two independent halves
@@ -36,16 +36,12 @@
 #include "mlsbi/diagnostics/c2st.hpp"
 #include "mlsbi/diagnostics/kl_divergence.hpp"
 #include "mlsbi/diagnostics/mmd.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/context_spline_flow.hpp"
 #include "mlsbi/inference.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/gnk.hpp"
-#include "mlsbi/simulators/multilevel_dataset.hpp"
-#include "mlsbi/training.hpp"
 
 using namespace mlsbi;
-using Flow = flows::ContextSplineFlow<float>;
-using Estimator = flows::ConditionalEstimator<Flow>;
 
 namespace {
 
@@ -145,21 +141,13 @@ int main(int argc, char** argv) try {
     std::printf("g-and-k posterior, m = %ld observations at theta = (3, 1, 2, e^0.5)\n",
                 static_cast<long>(m));
 
-    // --- ML-NLE: the paper's NSF (1 context-only spline, 10 bins, tail bound 7, MLP 4-50-50-29).
-    const auto data = simulators::generate_multilevel_dataset(
-        simulators::gnk::make_multilevel(1), prior,
-        {.samples_per_level = {config.n0, config.n1}, .seed = 1});
-    Estimator q(Flow::Options{.input_dim = 1,
-                              .context_dim = 4,
-                              .hidden = {50, 50},
-                              .bins = 10,
-                              .tail_bound = 7.0,
-                              .transforms = 1},
-                2);
-    training::MlmcTrainingOptions training_options;
-    training_options.training.max_epochs = config.epochs;
-    training_options.training.progress = false;
-    const auto trained = training::train_mlmc(q, data, losses::Task::nle, training_options);
+    // --- ML-NLE: the paper's NSF (1 context-only spline, 10 bins, tail bound 7, MLP 4-50-50-29)
+    // through the front end; every seed derives from the master seed 1.
+    auto nle = sbi::make_nle<flows::ContextSplineFlow<float>>(
+        prior, {.seed = 1, .density = {.hidden = {50, 50}, .bins = 10, .tail_bound = 7.0}});
+    nle.simulate(simulators::gnk::make_multilevel(1), {config.n0, config.n1});
+    const auto& trained = nle.train({.training = {.max_epochs = config.epochs, .progress = false}});
+    const auto& q = nle.estimator();
     std::printf("ML-NLE training: n = (%ld, %ld), %d epochs, %s, final MLMC loss %.4f, %.1f s\n",
                 static_cast<long>(config.n0), static_cast<long>(config.n1), trained.epochs,
                 training::to_string(trained.status), trained.training_loss.back(), trained.seconds);
@@ -176,34 +164,33 @@ int main(int argc, char** argv) try {
         diagnostics::forward_kl_trapezoid(grid, simulators::gnk::exact_log_density(grid, truth),
                                           grid_log_q));
 
-    // --- The two log posteriors. The exact one checks the prior first: the density needs
-    // B > 0 and k >= 1, and B = 0 is on the prior's (closed) boundary.
-    const inference::NlePosterior learned(q, prior, x_obs.transpose());
+    // --- The two posteriors, sampled the same way (SIR from prior draws, then slice sampling at
+    // one thread, the timing target) with the same seed, so from the same candidates.
+    // The exact one checks the prior first: the density needs B > 0 and k >= 1, and B = 0 is on
+    // the prior's (closed) boundary.
+    const inference::NleSamplingOptions run{.chains = config.chains,
+                                            .warmup = config.warmup,
+                                            .thin = config.thin,
+                                            .sir_candidates = config.sir_candidates};
+    const auto learned = nle.build_posterior(x_obs.transpose(), run);
     auto exact = inference::batch_over_columns([&](const ConstVectorRef<double>& theta) {
         const double lp = prior.log_density(theta);
         if (!std::isfinite(lp) || !(theta(1) > 0)) return -std::numeric_limits<double>::infinity();
         return lp + simulators::gnk::exact_log_likelihood(x_obs, theta);
     });
-
-    // --- Slice sampling at one thread (the timing target); chains start by SIR from
-    // prior draws, the same candidates and seeds for both targets.
-    const inference::McmcOptions run{.draws_per_chain = config.draws_per_chain,
-                                     .warmup = config.warmup,
-                                     .thin = config.thin,
-                                     .seed = 3};
-    auto sample = [&](auto& log_posterior) {
+    const Index draws = config.chains * config.draws_per_chain;
+    auto timed = [&](auto&& sample) {
         const auto start = std::chrono::steady_clock::now();
         const double cpu_start = thread_cpu_seconds();
-        const auto init = inference::sir_initialize_from_prior(
-            log_posterior, prior, config.sir_candidates, config.chains, 4);
-        inference::McmcResult r = inference::slice_sample(log_posterior, init.points, run);
+        inference::McmcResult r = *sample().mcmc;
         const double wall =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         return std::tuple{std::move(r), wall, thread_cpu_seconds() - cpu_start};
     };
     const int threads = set_threads(1);
-    const auto [ml, ml_wall, ml_cpu] = sample(learned);
-    const auto [ex, ex_wall, ex_cpu] = sample(exact);
+    const auto [ml, ml_wall, ml_cpu] = timed([&] { return learned.sample(draws, 3); });
+    const auto [ex, ex_wall, ex_cpu] =
+        timed([&] { return inference::sample_by_sir_and_slice(exact, prior, draws, 3, run); });
     set_threads(threads);
 
     // --- Side by side.
@@ -237,7 +224,7 @@ int main(int argc, char** argv) try {
         {"at the exact posterior mean", ex.samples.rowwise().mean()}};
     for (const auto& [label, theta] : points)
         std::printf("  %-28s %12.3f %12.3f\n", label,
-                    learned.log_density(theta) - prior.log_density(theta),
+                    learned.log_posterior().log_density(theta) - prior.log_density(theta),
                     simulators::gnk::exact_log_likelihood(x_obs, theta));
 
     auto timing = [](const char* label, const inference::McmcResult& r, double wall, double cpu) {

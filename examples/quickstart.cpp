@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: MIT
 // Quick start (shown in README.md): write a coupled two-level simulator in a few lines, simulate
-// a seed-matched multilevel dataset, train a neural likelihood with the multilevel loss, and
-// use it. The "expensive" level integrates an Ornstein-Uhlenbeck-like process finely; the cheap
-// one takes 4x coarser steps driven by exact sums of the same Brownian increments.
+// a seed-matched multilevel dataset, train a neural likelihood with the multilevel loss (through
+// the sbi::Nle front end), and use it. The "expensive" level integrates an Ornstein-Uhlenbeck-like
+// process finely; the cheap one takes 4x coarser steps driven by exact sums of the same Brownian
+// increments.
 #include <cstdio>
 
 #include "mlsbi/distributions/box_uniform.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/maf.hpp"
 #include "mlsbi/rng/normal.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/function_level.hpp"
-#include "mlsbi/simulators/multilevel_dataset.hpp"
-#include "mlsbi/simulators/multilevel_simulator.hpp"
-#include "mlsbi/training.hpp"
 
 using namespace mlsbi;
 
@@ -33,26 +31,23 @@ void euler(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<dou
 
 int main() {
     const auto simulator = simulators::MultilevelSimulator(
-        simulators::make_level(1, euler<4>, /*cost=*/1.0),    // level 0: cheap
+        simulators::make_level(1, euler<4>, /*cost=*/1.0),     // level 0: cheap
         simulators::make_level(1, euler<64>, /*cost=*/16.0));  // level 1: the one we trust
     const distributions::BoxUniform prior({0.5, 0.2}, {3.0, 1.0});
 
-    // n_0 = 4000 cheap runs; n_1 = 100 seed-matched pairs (same theta and seed at both levels).
-    const auto data = simulators::generate_multilevel_dataset(
-        simulator, prior, {.samples_per_level = {4000, 100}, .seed = 1});
-
-    // q(x | theta): a MAF, float, with z-scoring fitted on the highest-fidelity data.
+    // q(x | theta): a MAF (float) whose dimensions come from the data; every seed from 1.
     using Flow = flows::MaskedAutoregressiveFlow<float>;
-    flows::ConditionalEstimator<Flow> likelihood(
-        Flow::Options{.input_dim = 1, .context_dim = 2, .transforms = 3, .hidden = 32}, /*seed=*/2);
-    training::MlmcTrainingOptions options;  // the default robust recipe (paper(): the paper's)
-    options.training.max_epochs = 300;
-    options.training.adam.learning_rate = 3e-3;
-    const auto summary = training::train_mlmc(likelihood, data, losses::Task::nle, options);
-    std::printf("%s after %d epochs, %ld gradient projections\n", training::to_string(summary.status),
-                summary.epochs, summary.projections);
+    auto nle = sbi::make_nle<Flow>(prior, {.seed = 1, .density = {.transforms = 3, .hidden = 32}});
+    // n_0 = 4000 cheap runs; n_1 = 100 seed-matched pairs (same theta and seed at both levels).
+    nle.simulate(simulator, {4000, 100});
+    // The multilevel loss with Algorithm 1's gradient adjustment, full batch, Adam.
+    const auto& summary =
+        nle.train({.training = {.max_epochs = 300, .adam = {.learning_rate = 3e-3}}});
+    std::printf("%s after %d epochs, %ld gradient projections\n",
+                training::to_string(summary.status), summary.epochs, summary.projections);
 
     // Use it: log q(x | theta) at a few points, and draws from q(. | theta).
+    const auto& likelihood = nle.estimator();
     Matrix<float> x(1, 3), theta(2, 3);
     x << 0.2f, 0.4f, 0.6f;
     theta << 1.0f, 1.0f, 1.0f, 0.5f, 0.5f, 0.5f;

@@ -8,6 +8,7 @@
 #include "mlsbi/flows/context_spline_flow.hpp"
 #include "mlsbi/flows/diagonal_gaussian.hpp"
 #include "mlsbi/flows/embedding.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/flows/lu_linear.hpp"
 #include "mlsbi/flows/maf.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"

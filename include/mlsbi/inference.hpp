@@ -11,4 +11,6 @@
 #include "mlsbi/inference/metropolis.hpp"
 #include "mlsbi/inference/nle_posterior.hpp"
 #include "mlsbi/inference/npe_posterior.hpp"
+#include "mlsbi/inference/posterior.hpp"
+#include "mlsbi/inference/sir_slice_sampling.hpp"
 #include "mlsbi/inference/slice_sampler.hpp"

@@ -16,3 +16,4 @@
 #include "mlsbi/diagnostics.hpp"
 #include "mlsbi/io.hpp"
 #include "mlsbi/testing.hpp"
+#include "mlsbi/sbi.hpp"

@@ -6,3 +6,5 @@
 #include "mlsbi/optimizers/adam.hpp"
 #include "mlsbi/optimizers/clipping.hpp"
 #include "mlsbi/optimizers/gradient_adjustment.hpp"
+#include "mlsbi/optimizers/optimizer.hpp"
+#include "mlsbi/optimizers/sgd.hpp"

@@ -6,6 +6,7 @@
 
 #include "mlsbi/training/allocation.hpp"
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/callbacks.hpp"
 #include "mlsbi/training/coupling_report.hpp"
 #include "mlsbi/training/pilot.hpp"
 #include "mlsbi/training/runaway.hpp"

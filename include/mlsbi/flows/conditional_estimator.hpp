@@ -11,6 +11,7 @@
 #include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/flows/conditional_density.hpp"
 #include "mlsbi/flows/embedding.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/flows/standardizer.hpp"
 
 namespace mlsbi::flows {
@@ -42,9 +43,15 @@ struct EmbeddingWorkspace<E, true> {
 /// \tparam Density a ConditionalDensity (DiagonalGaussian, MixtureDensityNetwork,
 ///         MaskedAutoregressiveFlow, ContextSplineFlow, NeuralSplineFlow, ...)
 /// \tparam Embedding a ContextEmbedding (NoEmbedding, FunctionEmbedding, MlpEmbedding)
-template <ConditionalDensity Density, ContextEmbedding Embedding = NoEmbedding<typename Density::Scalar>>
+/// \tparam task_ what the estimator is for (see EstimatorTask; LikelihoodEstimator and
+///         PosteriorEstimator fix it): a tagged estimator is rejected at compile time by the other
+///         task's posterior and at run time by a loss for the other task, and its task is part of
+///         describe(), hence of the model file.
+template <ConditionalDensity Density, ContextEmbedding Embedding = NoEmbedding<typename Density::Scalar>,
+          EstimatorTask task_ = EstimatorTask::unspecified>
 class ConditionalEstimator {
 public:
+    static constexpr EstimatorTask task = task_;
     using Scalar = typename Density::Scalar;
     using MatrixType = Matrix<Scalar>;
     using DensityOptions = typename Density::Options;
@@ -238,8 +245,11 @@ public:
 
     /// One-line architecture description (saved with the weights and checked on load).
     [[nodiscard]] std::string describe() const {
+        // Untagged estimators keep the description (and model files) they had before tasks.
+        const std::string tag =
+            task == EstimatorTask::unspecified ? "" : message(", task=", to_string(task));
         return message("ConditionalEstimator(density=", m_density.describe(), ", embedding=",
-                       m_embedding.describe(), ")");
+                       m_embedding.describe(), tag, ")");
     }
 
 private:
@@ -281,5 +291,13 @@ private:
     Standardizer<Scalar> m_context_standardizer;
     std::uint64_t m_seed = 0;
 };
+
+/// A ConditionalEstimator for NLE, q(x | theta): it cannot be used as a posterior estimator.
+template <ConditionalDensity Density, ContextEmbedding Embedding = NoEmbedding<typename Density::Scalar>>
+using LikelihoodEstimator = ConditionalEstimator<Density, Embedding, EstimatorTask::likelihood>;
+
+/// A ConditionalEstimator for NPE, q(theta | x): it cannot be used as a likelihood.
+template <ConditionalDensity Density, ContextEmbedding Embedding = NoEmbedding<typename Density::Scalar>>
+using PosteriorEstimator = ConditionalEstimator<Density, Embedding, EstimatorTask::posterior>;
 
 }  // namespace mlsbi::flows

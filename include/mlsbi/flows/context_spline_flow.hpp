@@ -28,7 +28,7 @@ namespace mlsbi::flows {
 /// the dummy mask [1] and `ContextSplineMap` as the conditioner; no linear layers between
 /// transforms): widths and heights are divided by sqrt(hidden) before the softmax, as nflows
 /// does for conditioners with `hidden_features`. The defaults are the paper's g-and-k NLE network
-/// (METHOD.md Sec. 5): context-50-ReLU-50-ReLU-29, 10 bins, tail bound 7, one transform; the
+/// (the g-and-k NLE experiment of Hikida et al. 2025): context-50-ReLU-50-ReLU-29, 10 bins, tail bound 7, one transform; the
 /// PyTorch reference is `NSF1D` in ../shared/bench/torch_reference/gnk_reference.py.
 /// For y of dimension >= 2 use NeuralSplineFlow (coupling layers).
 ///

@@ -30,7 +30,7 @@ namespace mlsbi::flows {
 /// For one-dimensional y use ContextSplineFlow (the context-only spline sbi builds in that case);
 /// constructing a NeuralSplineFlow with input_dim 1 throws and says so.
 ///
-/// Defaults are the paper's g-and-k NPE network (METHOD.md Sec. 5): 3 coupling transforms, 3
+/// Defaults are the paper's g-and-k NPE network (Hikida et al. 2025): 3 coupling transforms, 3
 /// bins, tail bound 3, conditioner width 32 with 2 residual blocks. Satisfies ConditionalDensity.
 /// Parameters: per transform, the coupling's conditioner then the LU layer.
 ///

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief The unnormalised NLE posterior log pi(theta) + sum_j log q(x_j | theta) for m iid
-/// observations, evaluated for a batch of thetas at once (a BatchLogDensity for the samplers).
+/// observations, evaluated for a batch of thetas at once (a BatchLogDensity for the samplers),
+/// and sampled by SIR initialisation plus slice sampling (a Posterior).
 #pragma once
 
 #include <cmath>
@@ -11,7 +12,10 @@
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/inference/log_density.hpp"
+#include "mlsbi/inference/posterior.hpp"
+#include "mlsbi/inference/sir_slice_sampling.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -45,8 +49,10 @@ struct NlePosteriorOptions {
 ///         on y = x, c = theta; it is held by reference and must outlive the posterior.
 /// \tparam P a distributions::Prior with dim() == estimator.context_dim().
 /// Not safe to call concurrently from several threads (it owns per-thread workspaces); it
-/// parallelises internally.
+/// parallelises internally. A flows::PosteriorEstimator (trained for NPE) is rejected at compile
+/// time: it is not a likelihood.
 template <class Estimator, distributions::Prior P>
+requires flows::LikelihoodTaskCompatible<Estimator>
 class NlePosterior {
 public:
     using Scalar = typename Estimator::Scalar;
@@ -108,6 +114,27 @@ public:
         Vector<double> out(1);
         (*this)(theta, out);
         return out(0);
+    }
+
+    /// The log posterior of a batch (thetas p x n, out of size n); the same as operator().
+    void log_density(const ConstMatrixRef<double>& thetas, VectorRef<double> out) const {
+        (*this)(thetas, out);
+    }
+
+    /// n posterior draws: SIR picks `chains` starting points among `sir_candidates` prior draws,
+    /// then slice sampling runs the chains for ceil(n / chains) kept draws each after `warmup`.
+    /// The first n draws (chain after chain) are `samples`; the whole run, with R-hat and ESS,
+    /// is `mcmc`. Seeds: SIR uses derive_seed(seed, 0), the chains derive_seed(seed, 1).
+    /// \throws std::invalid_argument if n < 1, on invalid options, or when fewer than `chains`
+    ///         prior draws have a finite posterior density (before any chain runs).
+    [[nodiscard]] PosteriorSamples sample(Index n, std::uint64_t seed,
+                                          const NleSamplingOptions& options) const {
+        return sample_by_sir_and_slice(*this, m_prior, n, seed, options);
+    }
+
+    /// sample(n, seed) with the default NleSamplingOptions.
+    [[nodiscard]] PosteriorSamples sample(Index n, std::uint64_t seed) const {
+        return sample(n, seed, NleSamplingOptions{});
     }
 
 private:

@@ -13,6 +13,7 @@
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/serial_eigen.hpp"
 #include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 
 namespace mlsbi::inference {
@@ -79,6 +80,7 @@ struct NpeSamples {
 ///         `context_dim()`, `log_prob(y, c, out, ws)`, `sample(c, seed, out)`); held by reference.
 /// \tparam P a distributions::Prior with dim() == estimator.input_dim().
 template <class Estimator, distributions::Prior P>
+requires flows::PosteriorTaskCompatible<Estimator>  // a LikelihoodEstimator is not a posterior
 class NpePosterior {
 public:
     using Scalar = typename Estimator::Scalar;

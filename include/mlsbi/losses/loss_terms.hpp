@@ -11,6 +11,7 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/flows/estimator_task.hpp"
 
 namespace mlsbi::losses {
 
@@ -26,6 +27,19 @@ struct EvaluationStats {
     Index tasks = 0;  ///< chunks evaluated (one chunk of one term each)
     int threads = 0;  ///< OpenMP threads of the parallel region; 1 on the serial path
 };
+
+/// Checks that an estimator tagged with a flows::EstimatorTask is trained for its own task.
+/// \throws std::invalid_argument (message starting with `who`) for a likelihood estimator and
+///         Task::npe, or a posterior estimator and Task::nle.
+template <class Estimator>
+void require_task(Task task, const char* who) {
+    constexpr flows::EstimatorTask own = flows::estimator_task<Estimator>();
+    require(own == flows::EstimatorTask::unspecified ||
+                (own == flows::EstimatorTask::likelihood) == (task == Task::nle),
+            who, ": a ", flows::to_string(own), " estimator cannot be trained for task ",
+            to_string(task), " (use flows::", task == Task::nle ? "Likelihood" : "Posterior",
+            "Estimator)");
+}
 
 /// Evaluation options shared by McLoss and MlmcLoss.
 struct LossOptions {
@@ -107,7 +121,7 @@ struct LossTerm {
     }
 };
 
-/// Per-level statistics of the per-sample losses at the current parameters (METHOD.md Sec. 6):
+/// Per-level statistics of the per-sample losses at the current parameters:
 /// they say whether seed matching works (high correlation, small V_l) and feed the MLMC sample
 /// allocation n_l ~ sqrt(V_l / c_l).
 struct LevelDiagnostics {

@@ -11,7 +11,7 @@
 namespace mlsbi::losses {
 
 /// l_MC(phi) = (1/n) sum_i -log q_phi(y_i | c_i) over n simulations (theta_i, x_i), with
-/// (y, c) = (x, theta) for NLE and (theta, x) for NPE (METHOD.md Sec. 1).
+/// (y, c) = (x, theta) for NLE and (theta, x) for NPE.
 ///
 /// It has the same interface as MlmcLoss with a single term (h_0), so trainers and the
 /// gradient adjustment handle both. The data are converted to Scalar once, here.
@@ -28,6 +28,7 @@ public:
     McLoss(const Estimator& estimator, const ConstMatrixRef<double>& theta,
            const ConstMatrixRef<double>& x, Task task, LossOptions options = {})
         : m_task(task) {
+        require_task<Estimator>(task, "McLoss");
         options.validate();
         detail::check_level_arrays(theta, x, task, estimator.input_dim(), estimator.context_dim(),
                                    "McLoss: data", "x");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief The multilevel Monte Carlo (MLMC) NLE / NPE loss over seed-matched data, with its
-/// 2L + 1 per-term gradients (Hikida et al. 2025, Eq. for l_MLMC; METHOD.md Sec. 2).
+/// 2L + 1 per-term gradients (Hikida et al. 2025, the MLMC loss l_MLMC).
 #pragma once
 
 #include <cmath>
@@ -46,6 +46,7 @@ public:
     template <MultilevelData Data>
     MlmcLoss(const Estimator& estimator, const Data& data, Task task, LossOptions options = {})
         : m_task(task) {
+        require_task<Estimator>(task, "MlmcLoss");
         options.validate();
         const auto levels = static_cast<Index>(data.levels.size());
         require(levels >= 2, "MlmcLoss: need at least 2 levels (L >= 1), got ", levels,
@@ -123,7 +124,7 @@ public:
 
     /// Per-level statistics of the per-sample losses at the current parameters: level 0 gets
     /// mean and variance of f_0; level l >= 1 the mean and variance of f_l - f_{l-1} over its
-    /// seed-matched pairs, the variances of both and their correlation (METHOD.md Sec. 6).
+    /// seed-matched pairs, the variances of both and their correlation.
     std::vector<LevelDiagnostics> level_diagnostics(const Estimator& estimator) {
         const auto f = m_terms.per_sample_losses(estimator);
         std::vector<LevelDiagnostics> out(static_cast<std::size_t>(level_count()));

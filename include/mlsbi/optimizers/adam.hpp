@@ -7,11 +7,12 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/optimizers/detail/state_io.hpp"
 
 namespace mlsbi::optimizers {
 
-/// Options of Adam. Defaults are those of the multilevel SBI paper (Hikida et al. 2025, Sec. 3
-/// of METHOD.md): lr 1e-4, betas 0.85 / 0.999, eps 1e-8, no weight decay.
+/// Options of Adam. Defaults are those of the multilevel SBI paper's experiments (Hikida et al.
+/// 2025, with Algorithm 1): lr 1e-4, betas 0.85 / 0.999, eps 1e-8, no weight decay.
 struct AdamOptions {
     double learning_rate = 1e-4;  ///< step size, > 0 (typical 1e-5 .. 1e-2)
     double beta1 = 0.85;          ///< decay of the first moment, in [0, 1)
@@ -79,6 +80,35 @@ public:
         m_first.setZero();
         m_second.setZero();
         m_steps = 0;
+    }
+
+    /// What the next steps depend on: the moments and the step count. Saving it and restoring it
+    /// later (training::Checkpoint) continues bit for bit.
+    struct State {
+        Vector<Scalar> first;
+        Vector<Scalar> second;
+        long steps = 0;
+
+        void write(std::ostream& out) const {
+            detail::write_vector(out, first);
+            detail::write_vector(out, second);
+            detail::write_value(out, steps);
+        }
+        void read(std::istream& in) {
+            first = detail::read_vector<Scalar>(in, "Adam first moment");
+            second = detail::read_vector<Scalar>(in, "Adam second moment");
+            steps = detail::read_value<long>(in, "Adam step count");
+        }
+    };
+    [[nodiscard]] State state() const { return State{m_first, m_second, m_steps}; }
+    /// \throws std::invalid_argument if the state's sizes differ from parameter_count().
+    void restore(const State& state) {
+        require(state.first.size() == m_first.size() && state.second.size() == m_first.size(),
+                "Adam::restore: state has size ", state.first.size(), "/", state.second.size(),
+                ", expected ", m_first.size());
+        m_first = state.first;
+        m_second = state.second;
+        m_steps = state.steps;
     }
 
     /// Number of steps taken since construction or the last reset.

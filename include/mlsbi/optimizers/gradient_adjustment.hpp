@@ -69,7 +69,7 @@ bool symmetric_projection(const ConstVectorRef<Scalar>& a, const ConstVectorRef<
 }
 
 /// Algorithm 1 of Hikida et al. (2025), "Multilevel neural simulation-based inference", on
-/// flat gradients (METHOD.md Sec. 3). Given the gradients of the 2L + 1 MLMC loss terms,
+/// flat gradients (Hikida et al. 2025, Algorithm 1). Given the gradients of the 2L + 1 MLMC loss terms,
 /// g_0 = grad h_0, g_l^+ = grad zeta_l^+, g_l^- = grad zeta_l^- (l = 1..L), it returns
 ///   1. (rescale) g_l^- <- g_l^- ||g_l^+|| / (||g_l^-|| + eps),
 ///   2. g_c = sum_l (g_l^+ + g_l^-),

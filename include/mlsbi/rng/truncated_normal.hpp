@@ -109,7 +109,7 @@ inline constexpr double log_sqrt_2pi = 0.91893853320467274178;  // log(sqrt(2 pi
 /// One draw of N(mean, sd^2) truncated to [lower, upper]; consumes exactly one uniform, so a
 /// coupled simulator that draws the same truncated normals stays aligned whatever the bounds.
 ///
-/// The toggle-switch model's TN(loc, s) (METHOD.md section 5: loc + s erfinv(Phi_a + w (1 -
+/// The toggle-switch model's TN(loc, s) (the toggle-switch experiment of Hikida et al. 2025: loc + s erfinv(Phi_a + w (1 -
 /// Phi_a)), Phi_a = erf(-loc / s)) is exactly `truncated_normal(rng, loc, s / sqrt(2), 0,
 /// infinity)`: the same uniform w gives the same value.
 /// \throws std::invalid_argument as truncated_normal_quantile.

@@ -85,19 +85,41 @@ struct BaselineOptions {
     double validation_fraction = 0.1;  ///< held out for early stopping, in (0, 1)
     std::uint64_t split_seed = 0;      ///< seeds the validation split
     losses::LossOptions loss{};
+    /// The baseline stops early on its validation split. Held here as well as in `training`
+    /// because `BaselineOptions{.training = {.max_epochs = 100}}` rebuilds `training` from
+    /// TrainingOptions' own defaults (early stopping off): the recipe stops early when either
+    /// flag is set. For fixed epochs set both to false.
+    bool early_stopping = true;
+    /// Samples per mini-batch (sbi's training_batch_size): each epoch takes
+    /// max(1, n_train / training_batch_size) steps, unless `training.batches_per_epoch` is set
+    /// above 1 (then that wins). 0 = full batch (one step per epoch, the paper's setting).
+    Index training_batch_size = 200;
 
     void validate() const {
         training.validate();
         require(validation_fraction > 0 && validation_fraction < 1,
                 "BaselineOptions: validation_fraction must be in (0, 1), got ",
                 validation_fraction);
+        require(training_batch_size >= 0, "BaselineOptions: training_batch_size must be >= 0, got ",
+                training_batch_size);
         loss.validate();
+    }
+
+    /// The TrainingOptions the recipe runs for n_train training samples.
+    [[nodiscard]] TrainingOptions effective_training(Index n_train) const {
+        TrainingOptions out = training;
+        out.early_stopping = training.early_stopping || early_stopping;
+        if (training.batches_per_epoch == 1 && training_batch_size > 0)
+            out.batches_per_epoch = std::max<Index>(1, n_train / training_batch_size);
+        return out;
     }
 };
 
 /// MC NLE / NPE baseline: holds out `validation_fraction` of (theta, x), fits the z-scoring on
-/// the training part, trains with early stopping on the held-out mean NLL and restores the best
-/// weights (as METHOD.md Sec. 3 prescribes; the research code kept the last ones by mistake).
+/// the training part, trains (mini-batches of `training_batch_size`, see
+/// BaselineOptions::effective_training) with early stopping on the held-out mean NLL and
+/// restores the best weights (as the paper's baselines prescribe; the research code kept the last
+/// ones by mistake).
 /// \param theta d_theta x n; \param x d_x x n.
 template <losses::TrainableEstimator Estimator>
 TrainingSummary train_mc(Estimator& estimator, const ConstMatrixRef<double>& theta,
@@ -116,7 +138,8 @@ TrainingSummary train_mc(Estimator& estimator, const ConstMatrixRef<double>& the
     losses::McLoss<Estimator> loss(estimator, theta_train, x_train, task, options.loss);
     losses::McLoss<Estimator> validation(estimator, theta_validation, x_validation, task,
                                          options.loss);
-    return train(estimator, loss, &validation, options.training, callbacks);
+    return train(estimator, loss, &validation,
+                 options.effective_training(static_cast<Index>(split.train.size())), callbacks);
 }
 
 /// Which validation loss ML training monitors.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief The training loop shared by MC and MLMC training: per-term gradients, gradient
-/// adjustment (Algorithm 1), clipping, Adam; full-batch or level-stratified mini-batch epochs;
-/// fixed epochs or early stopping; a summary with a status instead of throwing mid-loop.
+/// adjustment (Algorithm 1), clipping, an optimizer policy (Adam by default); full-batch or
+/// level-stratified mini-batch epochs; fixed epochs or early stopping; callback policies and a
+/// resumable state; a summary with a status instead of throwing mid-loop.
 #pragma once
 
 #include <chrono>
@@ -15,12 +16,14 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mlsbi/losses/loss_terms.hpp"
 #include "mlsbi/optimizers/adam.hpp"
 #include "mlsbi/optimizers/clipping.hpp"
 #include "mlsbi/optimizers/gradient_adjustment.hpp"
+#include "mlsbi/optimizers/optimizer.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 #include "mlsbi/training/runaway.hpp"
 
@@ -43,8 +46,8 @@ struct TrainingOptions {
     optimizers::GradientAdjustmentOptions adjustment{};  ///< used when the loss has > 1 term
     double max_gradient_norm = optimizers::default_max_gradient_norm;  ///< > 0; +inf disables
     /// A training loss with |loss| above this counts as diverged (status `diverged`): an MLMC
-    /// loss is unbounded below when the corrections run away (METHOD.md Sec. 3), and a mean NLL
-    /// of 1e8 nats is garbage in any units. +inf disables.
+    /// loss is unbounded below when the corrections run away (what Algorithm 1 of Hikida et al.
+    /// 2025 counters), and a mean NLL of 1e8 nats is garbage in any units. +inf disables.
     double divergence_threshold = 1e8;
     /// Runaway (status `runaway`), see training/runaway.hpp: with a validation loss, it rose more
     /// than this above its best (nats per sample; +inf disables). Checked for multi-term (MLMC)
@@ -221,7 +224,335 @@ inline void print_progress(const TrainingOptions& o, int epoch, double loss, dou
 
 }  // namespace detail
 
-/// Trains `estimator` by minimising `loss`, optionally monitoring `validation`.
+/// What a callback's end_epoch returns to stop training, with the status and message to report.
+struct StopRequest {
+    TrainingStatus status = TrainingStatus::stopped_by_callback;
+    std::string message;
+};
+
+/// Everything later epochs depend on, after `epoch` completed epochs: a training restored from it
+/// continues bit for bit (see Checkpoint). \tparam OptimizerState the optimizer's State.
+template <typename Scalar, class OptimizerState>
+struct TrainingState {
+    int epoch = 0;
+    Vector<Scalar> parameters;
+    OptimizerState optimizer;
+    Vector<Scalar> best_parameters;        ///< best validated (or initial) weights
+    Vector<Scalar> best_train_parameters;  ///< lowest finite training loss (no validation)
+    double best_train_loss = std::numeric_limits<double>::infinity();
+    int epochs_without_improvement = 0;
+    TrainingSummary summary;  ///< the history so far (losses, counters, best epoch)
+};
+
+namespace detail {
+
+// Calls the hooks a callback has; the others are skipped at compile time.
+template <class Callback, class State>
+void begin_training(Callback& callback, State& state) {
+    if constexpr (requires { callback.begin_training(state); }) callback.begin_training(state);
+}
+
+template <class Callback>
+void end_step(Callback& callback, const StepReport& report) {
+    if constexpr (requires { callback.end_step(report); }) callback.end_step(report);
+}
+
+// end_epoch may return void, bool (false stops) or std::optional<StopRequest>.
+template <class Callback>
+std::optional<StopRequest> end_epoch(Callback& callback, const EpochReport& report) {
+    if constexpr (requires { callback.end_epoch(report); }) {
+        using Result = decltype(callback.end_epoch(report));
+        if constexpr (std::is_void_v<Result>) {
+            callback.end_epoch(report);
+        } else if constexpr (std::is_same_v<Result, bool>) {
+            if (!callback.end_epoch(report))
+                return StopRequest{TrainingStatus::stopped_by_callback,
+                                   message("stopped by a callback after epoch ", report.epoch)};
+        } else {
+            return callback.end_epoch(report);
+        }
+    }
+    return std::nullopt;
+}
+
+template <class Callback, class State>
+void epoch_state(Callback& callback, const State& state) {
+    if constexpr (requires { callback.epoch_state(state); }) callback.epoch_state(state);
+}
+
+template <class Callback>
+void end_training(Callback& callback, const TrainingSummary& summary) {
+    if constexpr (requires { callback.end_training(summary); }) callback.end_training(summary);
+}
+
+}  // namespace detail
+
+/// Trains `estimator` by minimising `loss` with `optimizer`, optionally monitoring `validation`,
+/// and calls the callbacks' hooks (the loop behind training::train). Each step: the loss returns
+/// the per-term gradients (1 term for MC, 2L + 1 for MLMC); GradientAdjustment combines them
+/// (Algorithm 1; a single term passes through); the result is clipped to `max_gradient_norm` and
+/// the optimizer steps. One epoch is one full-batch step, or `batches_per_epoch` steps over
+/// level-stratified mini-batches of a freshly shuffled loss. The final weights and statuses
+/// follow the rule documented on train(). Four steps: prepare, run the epochs (steps,
+/// bookkeeping, validation, hooks), choose the final weights, report. `options.adam` and
+/// `options.progress` are not used here (the optimizer is given; progress is a callback, e.g.
+/// ProgressBar).
+///
+/// Hooks, each optional (see training/callbacks.hpp for ready ones):
+/// - `begin_training(TrainingState& state)`: may replace the state (Checkpoint resumes here);
+/// - `end_step(const StepReport&)`;
+/// - `end_epoch(const EpochReport&)` returning void, bool (false stops, status
+///   stopped_by_callback) or std::optional<StopRequest> (a status of its choice);
+/// - `epoch_state(const TrainingState&)` after each completed epoch (Checkpoint saves here);
+/// - `end_training(const TrainingSummary&)`.
+/// \tparam Optimizer an optimizers::Optimizer over the estimator's Scalar, constructed for its
+///         parameter count.
+/// \throws std::invalid_argument on bad options or shapes, before training starts.
+template <class Estimator, class Loss, class Validation, class Optimizer, class... Callbacks>
+requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+    ValidationLoss<Validation, Estimator> &&
+    optimizers::Optimizer<Optimizer, typename Estimator::Scalar>
+        TrainingSummary train_with(Estimator& estimator, Loss& loss, Validation* validation,
+                                   const TrainingOptions& options, Optimizer& optimizer,
+                                   Callbacks&&... callbacks) {
+    using Scalar = typename Estimator::Scalar;
+    using State = TrainingState<Scalar, typename Optimizer::State>;
+    using Clock = std::chrono::steady_clock;
+
+    // --- 1. Prepare: check, z-score, the initial state (or a resumed one).
+    options.validate();
+    const bool has_validation = validation != nullptr && !std::is_same_v<Validation, NoValidation>;
+    require(!options.early_stopping || has_validation,
+            "train_with: early_stopping needs a validation loss");
+    require(options.batches_per_epoch <= loss.max_batches(), "train_with: batches_per_epoch (",
+            options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(),
+            ")");
+    const auto start = Clock::now();
+    if (options.fit_standardization) loss.fit_standardization(estimator);
+    Vector<Scalar>& params = estimator.parameters();
+    const Index p = params.size();
+    State state;
+    state.parameters = params;
+    state.optimizer = optimizer.state();
+    state.best_parameters = params;
+    state.best_train_parameters = params;
+    (detail::begin_training(callbacks, state), ...);
+    require(state.parameters.size() == p, "train_with: a callback restored ",
+            state.parameters.size(), " parameters, the estimator has ", p);
+    params = state.parameters;
+    optimizer.restore(state.optimizer);
+    TrainingSummary& summary = state.summary;
+    summary.status = TrainingStatus::completed;
+    summary.message.clear();
+    const Index batches = options.batches_per_epoch;
+    // Mini-batch orders compose epoch after epoch: replay the shuffles of the epochs done.
+    if (batches > 1)
+        for (int e = 1; e <= state.epoch; ++e)
+            loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(e)));
+
+    optimizers::GradientAdjustment<Scalar> adjustment(options.adjustment);
+    Matrix<Scalar> term_gradients(p, loss.term_count());
+    Vector<Scalar> gradient(p);
+    Vector<Scalar> epoch_start = params;
+    Vector<Scalar> consistent_params = params;  // weights of the last runaway-free evaluation
+    std::vector<double> term_values;
+    auto stop = [&](TrainingStatus status, std::string why) {
+        summary.status = status;
+        summary.message = std::move(why);
+    };
+    auto failed = [&] {
+        return summary.status == TrainingStatus::non_finite_loss ||
+               summary.status == TrainingStatus::diverged ||
+               summary.status == TrainingStatus::runaway;
+    };
+    auto stop_runaway = [&](int epoch, const std::string& why) {
+        summary.runaway_epoch = epoch;
+        stop(TrainingStatus::runaway, message("runaway at epoch ", epoch, ": ", why));
+    };
+
+    // --- 2. Epochs.
+    for (int epoch = state.epoch + 1; epoch <= options.max_epochs; ++epoch) {
+        if (batches > 1)
+            loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(epoch)));
+        if (batches == 1) epoch_start = params;
+        double epoch_loss = 0;
+        // 2a. The epoch's optimizer steps.
+        for (Index b = 0; b < batches; ++b) {
+            const double batch_loss = loss.evaluate(estimator, term_gradients, term_values,
+                                                    losses::BatchSlice{b, batches});
+            if (!std::isfinite(batch_loss)) {
+                stop(TrainingStatus::non_finite_loss,
+                     message("training loss is ", batch_loss, " at epoch ", epoch, ", batch ", b));
+                break;
+            }
+            if (std::abs(batch_loss) > options.divergence_threshold) {
+                stop(TrainingStatus::diverged,
+                     message("training loss ", batch_loss, " at epoch ", epoch, ", batch ", b,
+                             " exceeds the divergence threshold ", options.divergence_threshold));
+                break;
+            }
+            if (const auto why = mlmc_runaway(term_values, options.runaway_gap)) {
+                stop_runaway(epoch, *why);
+                break;
+            }
+            consistent_params = params;
+            epoch_loss += batch_loss / double(batches);
+            const auto& diag = adjustment.adjust(term_gradients, gradient);
+            const double norm =
+                optimizers::clip_by_global_norm<Scalar>(gradient, options.max_gradient_norm);
+            if (!std::isfinite(norm) || !gradient.allFinite()) {
+                stop(TrainingStatus::non_finite_loss,
+                     message("gradient norm is ", norm, " at epoch ", epoch, ", batch ", b));
+                break;
+            }
+            optimizer.step(params, gradient);
+            ++summary.steps;
+            summary.conflicts += diag.conflict ? 1 : 0;
+            summary.projections += diag.projected ? 1 : 0;
+            const bool clipped = norm > options.max_gradient_norm;
+            summary.clipped += clipped ? 1 : 0;
+            [[maybe_unused]] const StepReport report{epoch,        b,     summary.steps, batch_loss,
+                                                     &term_values, &diag, norm,          clipped};
+            (detail::end_step(callbacks, report), ...);
+        }
+        if (failed()) break;
+        // 2b. Bookkeeping of the training loss.
+        summary.training_loss.push_back(epoch_loss);
+        summary.epochs = epoch;
+        if (epoch_loss < state.best_train_loss) {
+            state.best_train_loss = epoch_loss;
+            state.best_train_parameters = batches == 1 ? epoch_start : params;
+        }
+        // 2c. Validation.
+        double validation_value = std::numeric_limits<double>::quiet_NaN();
+        if (has_validation) {
+            validation_value = validation->value(estimator);
+            summary.validation_loss.push_back(validation_value);
+            if (!std::isfinite(validation_value)) {
+                stop(TrainingStatus::non_finite_loss,
+                     message("validation loss is ", validation_value, " at epoch ", epoch));
+                break;
+            }
+            // Single-term (MC) runs with early stopping already end on a worsening criterion
+            // (`early_stopped`, best weights); the margin guards MLMC runs and fixed-epoch runs.
+            const bool guard_margin = loss.term_count() > 1 || !options.early_stopping;
+            if (const auto why = guard_margin ? validation_runaway(validation_value,
+                                                                   summary.best_validation_loss,
+                                                                   options.runaway_margin)
+                                              : std::nullopt) {
+                stop_runaway(epoch, *why);
+                break;
+            }
+            if (validation_value < summary.best_validation_loss - options.min_improvement) {
+                summary.best_validation_loss = validation_value;
+                summary.best_epoch = epoch;
+                state.best_parameters = params;
+                state.epochs_without_improvement = 0;
+            } else {
+                ++state.epochs_without_improvement;
+            }
+        }
+        // 2d. The state of the completed epoch, then the hooks that may stop.
+        state.epoch = epoch;
+        state.parameters = params;
+        state.optimizer = optimizer.state();
+        (detail::epoch_state(callbacks, state), ...);
+        [[maybe_unused]] const EpochReport report{
+            epoch,
+            options.max_epochs,
+            epoch_loss,
+            validation_value,
+            summary.best_validation_loss,
+            std::chrono::duration<double>(Clock::now() - start).count()};
+        std::optional<StopRequest> request;
+        ((request = request ? request : detail::end_epoch(callbacks, report)), ...);
+        if (request) {
+            stop(request->status, request->message);
+            break;
+        }
+        if (options.early_stopping && state.epochs_without_improvement >= options.patience) {
+            stop(TrainingStatus::early_stopped,
+                 message("no validation improvement for ", options.patience, " epochs; best epoch ",
+                         summary.best_epoch));
+            break;
+        }
+    }
+
+    // --- 3. The final weights (the rule of training::train).
+    if (has_validation && (options.restore_best || failed())) {
+        params = state.best_parameters;
+        summary.restored_best = true;
+    } else if (summary.status == TrainingStatus::runaway) {
+        params = consistent_params;  // full batch: the last weights that passed the check
+        summary.restored_best = true;
+    } else if (failed()) {
+        params = std::isfinite(state.best_train_loss) ? state.best_train_parameters
+                                                      : state.best_parameters;
+        summary.restored_best = true;
+    }
+
+    // --- 4. Report.
+    if (summary.message.empty()) summary.message = message("completed ", summary.epochs, " epochs");
+    if (summary.restored_best && !has_validation && summary.status == TrainingStatus::runaway)
+        summary.message += "; restored the last weights that passed the runaway check";
+    else if (summary.restored_best)
+        summary.message += has_validation
+                               ? message("; restored the weights of epoch ", summary.best_epoch,
+                                         " (validation loss ", summary.best_validation_loss, ")")
+                               : message("; restored the weights with the lowest training loss (",
+                                         state.best_train_loss, ")");
+    summary.seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    (detail::end_training(callbacks, summary), ...);
+    return summary;
+}
+
+/// train_with without a validation loss.
+template <class Estimator, class Loss, class Optimizer, class... Callbacks>
+requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+    optimizers::Optimizer<Optimizer, typename Estimator::Scalar>
+        TrainingSummary train_with(Estimator& estimator, Loss& loss, const TrainingOptions& options,
+                                   Optimizer& optimizer, Callbacks&&... callbacks) {
+    return train_with(estimator, loss, static_cast<NoValidation*>(nullptr), options, optimizer,
+                      callbacks...);
+}
+
+namespace detail {
+
+// The std::function callbacks and the progress lines of train(), as a train_with policy.
+struct LegacyCallbacks {
+    const TrainingCallbacks& callbacks;
+    const TrainingOptions& options;
+    bool has_validation = false;
+    double last_print = -std::numeric_limits<double>::infinity();
+
+    void end_step(const StepReport& report) const {
+        if (callbacks.on_step) callbacks.on_step(report);
+    }
+    std::optional<StopRequest> end_epoch(const EpochReport& r) {
+        if (options.progress && (r.seconds - last_print >= options.progress_interval ||
+                                 r.epoch == options.max_epochs)) {
+            print_progress(options, r.epoch, r.training_loss, r.validation_loss, has_validation,
+                           r.seconds);
+            last_print = r.seconds;
+        }
+        if (callbacks.on_epoch && !callbacks.on_epoch(r))
+            return StopRequest{TrainingStatus::stopped_by_callback,
+                               message("stopped by the epoch callback after epoch ", r.epoch)};
+        return std::nullopt;
+    }
+    void end_training(const TrainingSummary& summary) const {
+        if (options.progress)
+            std::fprintf(stderr, "[%s] %s: %s (%s)\n", options.label.c_str(),
+                         to_string(summary.status), summary.message.c_str(),
+                         format_seconds(summary.seconds).c_str());
+    }
+};
+
+}  // namespace detail
+
+/// Trains `estimator` by minimising `loss` with Adam (`options.adam`), optionally monitoring
+/// `validation`: train_with with an Adam and the two std::function callbacks, printing progress
+/// lines when `options.progress`.
 ///
 /// Each step: the loss returns the per-term gradients (1 term for MC, 2L + 1 for MLMC);
 /// GradientAdjustment combines them (Algorithm 1; a single term passes through); the result is
@@ -247,193 +578,11 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
         TrainingSummary train(Estimator& estimator, Loss& loss, Validation* validation,
                               const TrainingOptions& options,
                               const TrainingCallbacks& callbacks = {}) {
-    using Scalar = typename Estimator::Scalar;
-    using Clock = std::chrono::steady_clock;
     options.validate();
-    const bool has_validation = validation != nullptr && !std::is_same_v<Validation, NoValidation>;
-    require(!options.early_stopping || has_validation,
-            "train: early_stopping needs a validation loss");
-    require(options.batches_per_epoch <= loss.max_batches(), "train: batches_per_epoch (",
-            options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(),
-            ")");
-
-    const auto start = Clock::now();
-    auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-    if (options.fit_standardization) loss.fit_standardization(estimator);
-
-    Vector<Scalar>& params = estimator.parameters();
-    const Index p = params.size();
-    optimizers::Adam<Scalar> adam(p, options.adam);
-    optimizers::GradientAdjustment<Scalar> adjustment(options.adjustment);
-    Matrix<Scalar> term_gradients(p, loss.term_count());
-    Vector<Scalar> gradient(p);
-    std::vector<double> term_values;
-
-    TrainingSummary summary;
-    Vector<Scalar> best_params = params;        // best validated (or initial) weights
-    Vector<Scalar> best_train_params = params;  // lowest finite training loss (no validation)
-    Vector<Scalar> epoch_start = params;        // weights at the start of the epoch
-    Vector<Scalar> consistent_params = params;  // weights of the last runaway-free evaluation
-    double best_train_loss = std::numeric_limits<double>::infinity();
-    int epochs_without_improvement = 0;
-    double last_print = -std::numeric_limits<double>::infinity();
-    summary.status = TrainingStatus::completed;
-
-    auto stop_non_finite = [&](const std::string& what) {
-        summary.status = TrainingStatus::non_finite_loss;
-        summary.message = what;
-    };
-    auto failed = [&] {
-        return summary.status == TrainingStatus::non_finite_loss ||
-               summary.status == TrainingStatus::diverged ||
-               summary.status == TrainingStatus::runaway;
-    };
-    auto stop_runaway = [&](int epoch, const std::string& why) {
-        summary.status = TrainingStatus::runaway;
-        summary.runaway_epoch = epoch;
-        summary.message = message("runaway at epoch ", epoch, ": ", why);
-    };
-
-    for (int epoch = 1; epoch <= options.max_epochs; ++epoch) {
-        const Index batches = options.batches_per_epoch;
-        if (batches > 1)
-            loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(epoch)));
-        // Full batch: the epoch's loss is that of the weights before its step.
-        if (batches == 1) epoch_start = params;
-        double epoch_loss = 0;
-        bool finite = true;
-        for (Index b = 0; b < batches && finite; ++b) {
-            const double batch_loss = loss.evaluate(estimator, term_gradients, term_values,
-                                                    losses::BatchSlice{b, batches});
-            if (!std::isfinite(batch_loss)) {
-                stop_non_finite(
-                    message("training loss is ", batch_loss, " at epoch ", epoch, ", batch ", b));
-                finite = false;
-                break;
-            }
-            if (std::abs(batch_loss) > options.divergence_threshold) {
-                summary.status = TrainingStatus::diverged;
-                summary.message =
-                    message("training loss ", batch_loss, " at epoch ", epoch, ", batch ", b,
-                            " exceeds the divergence threshold ", options.divergence_threshold);
-                finite = false;
-                break;
-            }
-            if (const auto why = mlmc_runaway(term_values, options.runaway_gap)) {
-                stop_runaway(epoch, *why);
-                finite = false;
-                break;
-            }
-            consistent_params = params;
-            epoch_loss += batch_loss / double(batches);
-            const auto& diag = adjustment.adjust(term_gradients, gradient);
-            const double norm =
-                optimizers::clip_by_global_norm<Scalar>(gradient, options.max_gradient_norm);
-            if (!std::isfinite(norm) || !gradient.allFinite()) {
-                stop_non_finite(
-                    message("gradient norm is ", norm, " at epoch ", epoch, ", batch ", b));
-                finite = false;
-                break;
-            }
-            adam.step(params, gradient);
-            ++summary.steps;
-            summary.conflicts += diag.conflict ? 1 : 0;
-            summary.projections += diag.projected ? 1 : 0;
-            const bool clipped = norm > options.max_gradient_norm;
-            summary.clipped += clipped ? 1 : 0;
-            if (callbacks.on_step)
-                callbacks.on_step(StepReport{epoch, b, summary.steps, batch_loss, &term_values,
-                                             &diag, norm, clipped});
-        }
-        if (!finite) break;
-        summary.training_loss.push_back(epoch_loss);
-        summary.epochs = epoch;
-        if (epoch_loss < best_train_loss) {
-            best_train_loss = epoch_loss;
-            // Full batch: epoch_loss was evaluated exactly at the epoch's starting weights.
-            best_train_params = batches == 1 ? epoch_start : params;
-        }
-
-        double validation_value = std::numeric_limits<double>::quiet_NaN();
-        if (has_validation) {
-            validation_value = validation->value(estimator);
-            summary.validation_loss.push_back(validation_value);
-            if (!std::isfinite(validation_value)) {
-                stop_non_finite(
-                    message("validation loss is ", validation_value, " at epoch ", epoch));
-                break;
-            }
-            // Single-term (MC) runs with early stopping already end on a worsening criterion
-            // (`early_stopped`, best weights); the margin guards MLMC runs and fixed-epoch runs.
-            const bool guard_margin = loss.term_count() > 1 || !options.early_stopping;
-            if (const auto why = guard_margin ? validation_runaway(validation_value,
-                                                                   summary.best_validation_loss,
-                                                                   options.runaway_margin)
-                                              : std::nullopt) {
-                stop_runaway(epoch, *why);
-                break;
-            }
-            if (validation_value < summary.best_validation_loss - options.min_improvement) {
-                summary.best_validation_loss = validation_value;
-                summary.best_epoch = epoch;
-                best_params = params;
-                epochs_without_improvement = 0;
-            } else {
-                ++epochs_without_improvement;
-            }
-        }
-
-        const double now = elapsed();
-        if (options.progress &&
-            (now - last_print >= options.progress_interval || epoch == options.max_epochs)) {
-            detail::print_progress(options, epoch, epoch_loss, validation_value, has_validation,
-                                   now);
-            last_print = now;
-        }
-        if (callbacks.on_epoch &&
-            !callbacks.on_epoch(EpochReport{epoch, options.max_epochs, epoch_loss, validation_value,
-                                            summary.best_validation_loss, now})) {
-            summary.status = TrainingStatus::stopped_by_callback;
-            summary.message = message("stopped by the epoch callback after epoch ", epoch);
-            break;
-        }
-        if (options.early_stopping && epochs_without_improvement >= options.patience) {
-            summary.status = TrainingStatus::early_stopped;
-            summary.message = message("no validation improvement for ", options.patience,
-                                      " epochs; best epoch ", summary.best_epoch);
-            break;
-        }
-    }
-
-    // Choose the final weights.
-    if (has_validation && (options.restore_best || failed())) {
-        params = best_params;
-        summary.restored_best = true;
-    } else if (summary.status == TrainingStatus::runaway) {
-        params = consistent_params;  // full batch: the last weights that passed the check
-        summary.restored_best = true;
-    } else if (failed()) {
-        if (std::isfinite(best_train_loss))
-            params = best_train_params;
-        else
-            params = best_params;  // the initial weights
-        summary.restored_best = true;
-    }
-    if (summary.message.empty()) summary.message = message("completed ", summary.epochs, " epochs");
-    if (summary.restored_best && !has_validation &&
-        summary.status == TrainingStatus::runaway)
-        summary.message += "; restored the last weights that passed the runaway check";
-    else if (summary.restored_best)
-        summary.message += has_validation
-                               ? message("; restored the weights of epoch ", summary.best_epoch,
-                                         " (validation loss ", summary.best_validation_loss, ")")
-                               : message("; restored the weights with the lowest training loss (",
-                                         best_train_loss, ")");
-    summary.seconds = elapsed();
-    if (options.progress)
-        std::fprintf(stderr, "[%s] %s: %s (%s)\n", options.label.c_str(), to_string(summary.status),
-                     summary.message.c_str(), detail::format_seconds(summary.seconds).c_str());
-    return summary;
+    optimizers::Adam<typename Estimator::Scalar> adam(estimator.parameter_count(), options.adam);
+    detail::LegacyCallbacks legacy{
+        callbacks, options, validation != nullptr && !std::is_same_v<Validation, NoValidation>};
+    return train_with(estimator, loss, validation, options, adam, legacy);
 }
 
 /// Training without a validation loss (fixed epochs; the paper's ML mode).

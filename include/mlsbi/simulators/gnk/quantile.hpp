@@ -17,7 +17,7 @@ namespace mlsbi::simulators::gnk {
 inline constexpr double skew_constant = 0.8;
 
 /// Q(z) = A + B (1 + c (1 - e^{-g z}) / (1 + e^{-g z})) (1 + z^2)^{log k} z with c = 0.8
-/// (METHOD.md section 5). Evaluated as tanh(g z / 2), which equals the exponential ratio but
+/// (the g-and-k experiment of Hikida et al. 2025). Evaluated as tanh(g z / 2), which equals the exponential ratio but
 /// cannot overflow for large |g z|.
 [[nodiscard]] inline double quantile(double z, double a, double b, double g, double k) {
     const double skew = std::tanh(0.5 * g * z);

@@ -22,7 +22,7 @@ enum class Fidelity {
     high,  ///< z_high: exact normal quantile
 };
 
-/// One level of the g-and-k simulator (METHOD.md section 5); satisfies LevelSimulator.
+/// One level of the g-and-k simulator (the g-and-k experiment of Hikida et al. 2025); satisfies LevelSimulator.
 ///
 /// theta = (A, B, g, k). Output: m iid draws x_j = Q(z(u_j); theta), where u_1..u_m are the
 /// first m uniforms of RandomStream(seed) (one uniform per draw) and z is z_high or z_low. Both
@@ -73,7 +73,7 @@ using Multilevel = MultilevelSimulator<LowLevel, HighLevel>;
 }
 
 /// The prior of the paper's code and published numbers: A, B, g ~ U[0, 3], k ~ U[e^0.5, 3]
-/// (METHOD.md section 5; the paper's text says U[0, e^0.5]).
+/// (the paper's text says U[0, e^0.5]).
 [[nodiscard]] inline distributions::BoxUniform prior() {
     return distributions::BoxUniform({0.0, 0.0, 0.0, std::exp(0.5)}, {3.0, 3.0, 3.0, 3.0});
 }

@@ -15,7 +15,7 @@
 
 namespace mlsbi::simulators::gnk {
 
-/// The four robust summaries of a sample from its octiles E1..E7 (METHOD.md section 5):
+/// The four robust summaries of a sample from its octiles E1..E7 (the g-and-k NPE experiment of Hikida et al. 2025):
 /// SA = E4, SB = E6 - E2, SG = (E6 + E2 - 2 E4) / SB, SK = (E7 - E5 + E3 - E1) / SB. Quantiles
 /// are NumPy's default (linear interpolation between order statistics at position p (m - 1)).
 /// \param draws m >= 2 draws (any order); \param out 4-vector (SA, SB, SG, SK). A degenerate

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/// \file
+/// \brief NeuralInference: the part of the NLE and NPE front ends that does not depend on the
+/// task: holding the prior and the (multilevel) simulations, building the estimator with its
+/// dimensions inferred from the data, and training it with the default recipe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "mlsbi/core/errors.hpp"
+#include "mlsbi/distributions/prior.hpp"
+#include "mlsbi/flows/conditional_estimator.hpp"
+#include "mlsbi/losses/loss_terms.hpp"
+#include "mlsbi/sbi/seeds.hpp"
+#include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/simulators/multilevel_simulator.hpp"
+#include "mlsbi/training/baselines.hpp"
+
+namespace mlsbi::sbi {
+
+/// Options of a front end (Nle, Npe). Every seed derives from `seed` unless overridden.
+/// \tparam Density a flows::ConditionalDensity; its Options' input_dim and context_dim are
+///         filled in from the data, the rest (architecture) is taken as given.
+template <class Density>
+struct Options {
+    std::uint64_t seed = 0;                          ///< master seed
+    typename Density::Options density{};             ///< architecture; the dimensions are inferred
+    std::optional<std::uint64_t> network_seed{};     ///< overrides the initial weights' seed
+    std::optional<std::uint64_t> simulation_seed{};  ///< overrides the simulations' seed
+    std::optional<std::uint64_t> training_seed{};    ///< overrides split and shuffle seeds
+    std::optional<std::uint64_t> sampling_seed{};    ///< overrides the posterior's default seed
+    simulators::NonFinitePolicy non_finite = simulators::NonFinitePolicy::error;
+    int threads = 0;  ///< simulation threads; 0 = OpenMP default
+
+    /// The seeds this run uses.
+    [[nodiscard]] Seeds seeds() const {
+        return Seeds{seed, network_seed, simulation_seed, training_seed, sampling_seed};
+    }
+    /// \throws std::invalid_argument if threads < 0.
+    void validate() const {
+        require(threads >= 0, "sbi::Options: threads must be >= 0, got ", threads);
+    }
+};
+
+/// Simulations, estimator and training shared by Nle and Npe (sbi's NeuralInference).
+///
+/// Data are multilevel by default: simulate(simulator, {n_0, ..., n_L}) runs a
+/// simulators::MultilevelModel seed-matched at every level (Sec. 3 of Hikida et al. 2025) and
+/// train() minimises the MLMC loss (Eq. (6)) with gradient adjustment (Algorithm 1) through
+/// training::train_mlmc with its default options. One level is the special case: data with a
+/// single level (a one-level simulator, or append_simulations(theta, x)) train through
+/// training::train_mc, the standard early-stopped NLE/NPE recipe.
+/// \tparam task losses::Task::nle (y = x, c = theta) or losses::Task::npe (y = theta, c = x).
+/// \tparam Density a flows::ConditionalDensity.
+/// \tparam P a distributions::Prior.
+template <losses::Task task, class Density, distributions::Prior P>
+class NeuralInference {
+public:
+    /// The estimator, tagged with its task: a flows::LikelihoodEstimator for NLE, a
+    /// flows::PosteriorEstimator for NPE.
+    using Estimator =
+        flows::ConditionalEstimator<Density, flows::NoEmbedding<typename Density::Scalar>,
+                                    task == losses::Task::nle ? flows::EstimatorTask::likelihood
+                                                              : flows::EstimatorTask::posterior>;
+    using PriorType = P;
+
+    explicit NeuralInference(P prior, Options<Density> options = {})
+        : m_prior(std::move(prior)), m_options((options.validate(), std::move(options))) {
+        require(m_prior.dim() >= 1, "NeuralInference: the prior has dimension ", m_prior.dim());
+    }
+
+    /// Simulates n_l seed-matched samples at every level l (theta ~ prior) and appends them to
+    /// the data. Round r of simulate() uses derive_seed(simulation seed, r), so repeated calls
+    /// add fresh samples. (Seam: once the allocation planner lands, an overload taking a cost
+    /// budget will choose n_0..n_L from pilot runs; today the sizes are explicit.)
+    /// \throws std::invalid_argument on a level count that differs from the data's, or as
+    ///         simulators::generate_multilevel_dataset; SimulationError from the simulator.
+    template <simulators::MultilevelModel Simulator>
+    NeuralInference& simulate(const Simulator& simulator, std::vector<Index> samples_per_level) {
+        const std::uint64_t seed = derive_seed(m_options.seeds().simulation_seed(), m_rounds);
+        append(simulators::generate_multilevel_dataset(
+                   simulator, m_prior,
+                   {.samples_per_level = std::move(samples_per_level),
+                    .seed = seed,
+                    .non_finite = m_options.non_finite,
+                    .threads = m_options.threads}),
+               "simulate");
+        ++m_rounds;
+        return *this;
+    }
+
+    /// Appends single-level simulations made elsewhere: theta p x n, x d x n (one per column).
+    /// \throws std::invalid_argument on shapes, non-finite values, or existing multilevel data.
+    NeuralInference& append_simulations(const ConstMatrixRef<double>& theta,
+                                        const ConstMatrixRef<double>& x) {
+        simulators::LevelData level;
+        level.theta = theta;
+        level.x_fine = x;
+        std::vector<simulators::LevelData> levels;
+        levels.push_back(std::move(level));
+        return append_simulations(simulators::dataset_from_arrays(std::move(levels)));
+    }
+
+    /// Appends seed-matched multilevel data made elsewhere (e.g. simulators::dataset_from_arrays).
+    /// \throws std::invalid_argument as simulators::validate_dataset, or on a level count or
+    ///         dimension that differs from the data's.
+    NeuralInference& append_simulations(const simulators::MultilevelDataset& data) {
+        simulators::validate_dataset(data);
+        append(data, "append_simulations");
+        return *this;
+    }
+
+    /// Trains with the default recipe: training::train_mlmc with default options (only its seeds
+    /// set from the master seed) on multilevel data, training::train_mc with default options on
+    /// single-level data. Builds the estimator on first use, its dimensions taken from the data;
+    /// later calls continue from the current weights (the z-scoring is refitted).
+    /// \throws std::logic_error without data; std::invalid_argument as the recipes.
+    const training::TrainingSummary& train() {
+        if (level_count() == 1) {
+            training::BaselineOptions options;
+            options.split_seed = m_options.seeds().training_seed();
+            return train_single_level(options);
+        }
+        training::MlmcTrainingOptions options;
+        options.split_seed = m_options.seeds().training_seed();
+        options.training.shuffle_seed = derive_seed(m_options.seeds().training_seed(), 1);
+        return train(options);
+    }
+
+    /// ML training with explicit options (the seeds are used as given).
+    /// \throws std::logic_error without multilevel data.
+    const training::TrainingSummary& train(const training::MlmcTrainingOptions& options) {
+        if (level_count() < 2)
+            throw std::logic_error(
+                "NeuralInference::train: MlmcTrainingOptions need multilevel data (>= 2 levels)");
+        Estimator& estimator = build_estimator();
+        m_summary = training::train_mlmc(estimator, m_data, task, options);
+        return *m_summary;
+    }
+
+    /// Single-level (MC) training on the highest-fidelity level alone, with explicit options
+    /// (the other levels, if any, are ignored: the MC baseline of a multilevel run).
+    /// \throws std::logic_error without data.
+    const training::TrainingSummary& train_single_level(const training::BaselineOptions& options) {
+        Estimator& estimator = build_estimator();
+        const simulators::LevelData& finest = m_data.levels.back();
+        m_summary = training::train_mc(estimator, finest.theta, finest.x_fine, task, options);
+        return *m_summary;
+    }
+
+    [[nodiscard]] const P& prior() const { return m_prior; }
+    [[nodiscard]] const Options<Density>& options() const { return m_options; }
+    /// All simulations so far (levels 0..L).
+    [[nodiscard]] const simulators::MultilevelDataset& data() const { return m_data; }
+    /// L + 1 (0 before any data).
+    [[nodiscard]] std::size_t level_count() const { return m_data.levels.size(); }
+    [[nodiscard]] bool trained() const { return m_summary.has_value(); }
+    /// The summary of the last train(). \throws std::logic_error before training.
+    [[nodiscard]] const training::TrainingSummary& training_summary() const {
+        if (!m_summary) throw std::logic_error("NeuralInference::training_summary: not trained");
+        return *m_summary;
+    }
+    /// The estimator. \throws std::logic_error before it is built (by train()).
+    [[nodiscard]] const Estimator& estimator() const {
+        if (!m_estimator)
+            throw std::logic_error("NeuralInference::estimator: not built yet (call train())");
+        return *m_estimator;
+    }
+
+protected:
+    /// A snapshot of the trained estimator for a posterior. \throws std::logic_error before
+    /// training.
+    [[nodiscard]] std::shared_ptr<const Estimator> snapshot(const char* who) const {
+        if (!m_summary)
+            throw std::logic_error(message(who, ": train() first (no trained estimator)"));
+        return std::make_shared<const Estimator>(*m_estimator);
+    }
+
+private:
+    void append(const simulators::MultilevelDataset& data, const char* who) {
+        if (m_data.levels.empty()) {
+            require(data.levels.front().theta.rows() == m_prior.dim(), "NeuralInference::", who,
+                    ": theta has ", data.levels.front().theta.rows(),
+                    " rows but the prior has dimension ", m_prior.dim());
+            m_data = data;
+            if (m_data.reports.size() != m_data.levels.size())
+                m_data.reports.resize(m_data.levels.size());
+            return;
+        }
+        require(data.levels.size() == m_data.levels.size(), "NeuralInference::", who, ": ",
+                data.levels.size(), " levels, but the data so far have ", m_data.levels.size());
+        for (std::size_t l = 0; l < data.levels.size(); ++l) {
+            simulators::LevelData& mine = m_data.levels[l];
+            const simulators::LevelData& more = data.levels[l];
+            require(
+                more.theta.rows() == mine.theta.rows() && more.x_fine.rows() == mine.x_fine.rows(),
+                "NeuralInference::", who, ": level ", l, " has theta/x of dimension ",
+                more.theta.rows(), "/", more.x_fine.rows(), ", the data so far ", mine.theta.rows(),
+                "/", mine.x_fine.rows());
+            append_columns(mine.theta, more.theta);
+            append_columns(mine.x_fine, more.x_fine);
+            if (l > 0) append_columns(mine.x_coarse, more.x_coarse);
+            // Seeds stay meaningful only if every sample has one.
+            if (!mine.seeds.empty() && !more.seeds.empty())
+                mine.seeds.insert(mine.seeds.end(), more.seeds.begin(), more.seeds.end());
+            else
+                mine.seeds.clear();
+            if (l < data.reports.size()) {
+                simulators::LevelReport& report = m_data.reports[l];
+                report.requested += data.reports[l].requested;
+                report.kept += data.reports[l].kept;
+                report.dropped += data.reports[l].dropped;
+                report.simulations += data.reports[l].simulations;
+                report.seconds += data.reports[l].seconds;
+                report.seconds_per_simulation =
+                    report.simulations > 0 ? report.seconds / double(report.simulations) : 0.0;
+            }
+        }
+    }
+
+    static void append_columns(Matrix<double>& into, const Matrix<double>& more) {
+        const Index n = into.cols();
+        into.conservativeResize(more.rows(), n + more.cols());
+        into.rightCols(more.cols()) = more;
+    }
+
+    // The estimator with input/context dimensions from the data (NLE: y = x, c = theta; NPE:
+    // y = theta, c = x), built once.
+    Estimator& build_estimator() {
+        if (m_data.levels.empty())
+            throw std::logic_error(
+                "NeuralInference::train: no simulations (call simulate or append_simulations)");
+        if (!m_estimator) {
+            typename Density::Options density = m_options.density;
+            const Index theta_dim = m_data.levels.front().theta.rows();
+            const Index x_dim = m_data.levels.front().x_fine.rows();
+            density.input_dim = task == losses::Task::nle ? x_dim : theta_dim;
+            density.context_dim = task == losses::Task::nle ? theta_dim : x_dim;
+            m_estimator = std::make_unique<Estimator>(density, m_options.seeds().network_seed());
+        }
+        return *m_estimator;
+    }
+
+    P m_prior;
+    Options<Density> m_options;
+    simulators::MultilevelDataset m_data;
+    std::uint64_t m_rounds = 0;
+    std::unique_ptr<Estimator> m_estimator;
+    std::optional<training::TrainingSummary> m_summary;
+};
+
+}  // namespace mlsbi::sbi
