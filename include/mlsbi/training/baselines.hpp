@@ -335,6 +335,7 @@ RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::Multil
     if (robust.warm_start) {
         BaselineOptions o;
         o.training = phase;
+        o.training_batch_size = 0;  // full batch, as every phase here (and as measured)
         o.training.max_epochs = robust.pretraining_epochs;
         o.training.label = options.training.label + "-level0";
         o.split_seed = derive_seed(options.split_seed, 0x6c30ULL);
