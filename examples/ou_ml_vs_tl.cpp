@@ -14,7 +14,7 @@
 // U[0.5, 1.5]): ML against NPE on 1000 high-only simulations (n_1 = 100).
 //
 //   ou_ml_vs_tl [--quick] [--runs 10] [--n1 10,50,100] [--patience 1,20,100,1000]
-//               [--tests 300] [--c2st-obs 5] [--x0] [--out PREFIX]
+//               [--tests 300] [--c2st-obs 5] [--x0] [--first-run 0] [--out PREFIX]
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -56,6 +56,7 @@ using Estimator = flows::ConditionalEstimator<Flow, Embedding>;
 
 struct Config {
     int runs = 10;
+    int first_run = 0;  // runs first_run .. first_run + runs - 1 (to split a study over processes)
     std::vector<Index> n1{10, 50, 100};
     std::vector<int> patience{1, 20, 100, 1000};
     Index n0 = 1000;
@@ -90,6 +91,8 @@ Config parse(int argc, char** argv) {
             c.tests = 40, c.draws = 100, c.c2st_obs = 1, c.c2st_samples = 200;
         } else if (a == "--runs") {
             c.runs = std::stoi(next(i));
+        } else if (a == "--first-run") {
+            c.first_run = std::stoi(next(i));
         } else if (a == "--n1") {
             c.n1 = parse_list<Index>(next(i));
         } else if (a == "--patience") {
@@ -196,7 +199,7 @@ int main(int argc, char** argv) try {
     const Vector<double> curve_levels = diagnostics::coverage_levels(21);
     std::map<std::string, Vector<double>> mean_curves;
 
-    for (int run = 0; run < config.runs; ++run) {
+    for (int run = config.first_run; run < config.first_run + config.runs; ++run) {
         const auto r = static_cast<std::uint64_t>(run);
         const Index max_n1 = *std::max_element(config.n1.begin(), config.n1.end());
         // Nested data: smaller n_1 use the first columns of the largest draw.
@@ -288,7 +291,7 @@ int main(int argc, char** argv) try {
                 << sc.coverage50 << ',' << sc.c2st << ',' << seconds << ',' << epochs << '\n';
             csv.flush();
         }
-        std::cerr << "run " << run + 1 << "/" << config.runs << " done\n";
+        std::cerr << "run " << run << " done\n";
     }
 
     std::printf("\nmean (sd) over %d runs; -median density = -median_i q(theta_i | x_i) (the paper's "
