@@ -148,22 +148,16 @@ int main(int argc, char** argv) try {
                 options.split_seed = derive_seed(s, 8);
                 summary = training::train_mc(q, theta_mc, x_mc, losses::Task::npe, options);
             }
-            std::vector<double> nlpd(static_cast<std::size_t>(config.tests));
-            std::vector<double> negative_density(nlpd.size());
-            Vector<double> credibility(config.tests);
-            std::vector<examples::TestPointResult> results(nlpd.size());
-#pragma omp parallel for schedule(dynamic)
-            for (Index t = 0; t < config.tests; ++t)
-                results[static_cast<std::size_t>(t)] = examples::evaluate_test_point(
-                    q, prior, theta_test.col(t), x_test.col(t), config.draws,
-                    derive_seed(s, 9, static_cast<std::uint64_t>(t)));
-            double acceptance = 0;
+            const examples::TestSetResult tested = examples::evaluate_test_set(
+                q, prior, theta_test, x_test, config.draws,
+                [&](Index t) { return derive_seed(s, 9, static_cast<std::uint64_t>(t)); });
+            const std::vector<double>& nlpd = tested.nlpd;
+            std::vector<double> negative_density;
+            for (double d : tested.density) negative_density.push_back(-d);
+            const Vector<double>& credibility = tested.credibility;
+            const double acceptance = tested.mean_acceptance;
             for (Index t = 0; t < config.tests; ++t) {
-                const auto& r = results[static_cast<std::size_t>(t)];
-                nlpd[static_cast<std::size_t>(t)] = -r.log_q;
-                negative_density[static_cast<std::size_t>(t)] = -std::exp(r.log_q);
-                credibility(t) = r.hpd_credibility;
-                acceptance += r.acceptance / double(config.tests);
+                const auto& r = tested.points[static_cast<std::size_t>(t)];
                 csv << method.name << ',' << seed << ',' << 20 + t << ',' << theta_test(0, t) << ','
                     << -r.log_q << ',' << -r.log_q_raw << ',' << r.hpd_credibility << ','
                     << r.acceptance << '\n';

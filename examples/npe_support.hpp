@@ -92,6 +92,39 @@ TestPointResult evaluate_test_point(const Estimator& q, const P& prior,
     return r;
 }
 
+/// The posterior evaluation of a whole test set.
+struct TestSetResult {
+    std::vector<TestPointResult> points;
+    std::vector<double> nlpd;     ///< -log q(theta_i | x_i) (truncated, renormalised)
+    std::vector<double> density;  ///< q(theta_i | x_i)
+    Vector<double> credibility;   ///< HPD credibility of each theta_i
+    double mean_acceptance = 0;   ///< mean in-prior fraction of the flow's draws
+};
+
+/// evaluate_test_point for every column of (theta, x), in parallel over test points (OpenMP);
+/// test point t draws with seed_of(t), so the result does not depend on the thread count.
+template <class Estimator, distributions::Prior P, class SeedOf>
+TestSetResult evaluate_test_set(const Estimator& q, const P& prior,
+                                const ConstMatrixRef<double>& theta,
+                                const ConstMatrixRef<double>& x, Index draws, SeedOf seed_of) {
+    const Index n = theta.cols();
+    TestSetResult out;
+    out.points.resize(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(dynamic)
+    for (Index t = 0; t < n; ++t)
+        out.points[static_cast<std::size_t>(t)] =
+            evaluate_test_point(q, prior, theta.col(t), x.col(t), draws, seed_of(t));
+    out.credibility.resize(n);
+    for (Index t = 0; t < n; ++t) {
+        const TestPointResult& r = out.points[static_cast<std::size_t>(t)];
+        out.nlpd.push_back(-r.log_q);
+        out.density.push_back(std::exp(r.log_q));
+        out.credibility(t) = r.hpd_credibility;
+        out.mean_acceptance += r.acceptance / static_cast<double>(n);
+    }
+    return out;
+}
+
 /// The q-quantile (linear interpolation, NumPy's default) of v.
 [[nodiscard]] inline double quantile(std::vector<double> v, double q) {
     std::sort(v.begin(), v.end());
