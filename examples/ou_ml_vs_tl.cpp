@@ -242,20 +242,12 @@ int main(int argc, char** argv) try {
                 epochs = s.pretraining.epochs + s.fine_tuning.epochs;
             }
             // Test metrics from the prior-truncated posterior.
-            std::vector<examples::TestPointResult> results(static_cast<std::size_t>(config.tests));
-#pragma omp parallel for schedule(dynamic)
-            for (Index t = 0; t < config.tests; ++t)
-                results[static_cast<std::size_t>(t)] = examples::evaluate_test_point(
-                    q, prior, test.theta.col(t), test.x_fine.col(t), config.draws,
-                    derive_seed(r, 7, static_cast<std::uint64_t>(t)));
-            std::vector<double> nlpd, density;
-            Vector<double> credibility(config.tests);
-            for (Index t = 0; t < config.tests; ++t) {
-                const auto& res = results[static_cast<std::size_t>(t)];
-                nlpd.push_back(-res.log_q);
-                density.push_back(std::exp(res.log_q));
-                credibility(t) = res.hpd_credibility;
-            }
+            const examples::TestSetResult tested = examples::evaluate_test_set(
+                q, prior, test.theta, test.x_fine, config.draws,
+                [&](Index t) { return derive_seed(r, 7, static_cast<std::uint64_t>(t)); });
+            const std::vector<double>& nlpd = tested.nlpd;
+            const std::vector<double>& density = tested.density;
+            const Vector<double>& credibility = tested.credibility;
             const auto curve = diagnostics::coverage_curve(credibility, curve_levels);
             const std::string key = m.name + (m.patience ? "(p" + std::to_string(m.patience) + ")" : "") +
                                     " n1=" + std::to_string(m.n1);
