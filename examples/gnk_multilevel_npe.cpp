@@ -182,19 +182,15 @@ int main(int argc, char** argv) try {
                 options.split_seed = derive_seed(s, 5);
                 summary = training::train_mc(q, d.theta, d.x_fine, losses::Task::npe, options);
             }
-            std::vector<examples::TestPointResult> results(static_cast<std::size_t>(config.tests));
-#pragma omp parallel for schedule(dynamic)
-            for (Index t = 0; t < config.tests; ++t)
-                results[static_cast<std::size_t>(t)] = examples::evaluate_test_point(
-                    q, prior, test.theta.col(t), test.x_fine.col(t), config.draws,
-                    derive_seed(s, 6, static_cast<std::uint64_t>(t)));
-            std::vector<double> nlpd, density;
-            Vector<double> credibility(config.tests);
+            const examples::TestSetResult tested = examples::evaluate_test_set(
+                q, prior, test.theta, test.x_fine, config.draws,
+                [&](Index t) { return derive_seed(s, 6, static_cast<std::uint64_t>(t)); });
+            const std::vector<double>& nlpd = tested.nlpd;
+            std::vector<double> density;
+            for (double d : tested.density) density.push_back(-d);
+            const Vector<double>& credibility = tested.credibility;
             for (Index t = 0; t < config.tests; ++t) {
-                const auto& r = results[static_cast<std::size_t>(t)];
-                nlpd.push_back(-r.log_q);
-                density.push_back(-std::exp(r.log_q));
-                credibility(t) = r.hpd_credibility;
+                const auto& r = tested.points[static_cast<std::size_t>(t)];
                 const auto th = test.theta.col(t);
                 csv << m.name << ',' << m.n << ',' << seed << ',' << t << ',' << th(0) << ','
                     << th(1) << ',' << th(2) << ',' << th(3) << ',' << -r.log_q << ','
