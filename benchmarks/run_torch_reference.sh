@@ -5,6 +5,8 @@
 #   ML-NLE nsf1d, n = (10^4, 300), full batch        (--method mlmc, 1000 epochs)
 #   NLE nsf1d on 300 high-fidelity simulations        (--method mc, 2000 epochs max, early stop)
 #   [--same-size] NLE nsf1d on 10^4 simulations        (--method mc --n1 10000)
+#   [--npe] only ML-NPE maf 4-D, n = (10^3, 100), m = 1000 (--task npe --method mlmc
+#           --estimator maf), the configuration bench_npe's BM_GnkMaf times
 # at each thread count, with OMP_WAIT_POLICY=ACTIVE (stable 2-thread runs on a 2-core machine).
 # Reports the per-epoch median after the reference's warm-up (10 epochs), the p10..p90 range and
 # the ML/MC per-epoch ratio. JSON results go to a temporary directory, never into the repository.
@@ -19,6 +21,7 @@
 #   --threads    thread counts (default "1 2")
 #   --repeats R  runs per configuration (default 1); the table shows the median over runs
 #   --same-size  also time plain NLE on 10^4 simulations (the same-data-size MC epoch)
+#   --npe        time the ML-NPE MAF configuration instead of the NLE ones
 #   --out DIR    result directory (default: a new mktemp -d directory; must be outside the repo)
 # Environment: PYTHON (default /usr/bin/python3, Debian's torch), MLSBI_SHARED_DIR (default
 # ../shared relative to the repository root). Exits 0 with a message when the reference or
@@ -34,6 +37,7 @@ epochs=""
 threads_list="1 2"
 repeats=1
 same_size=0
+npe=0
 out_dir=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -41,8 +45,9 @@ while [ $# -gt 0 ]; do
         --threads) threads_list=$2; shift 2 ;;
         --repeats) repeats=$2; shift 2 ;;
         --same-size) same_size=1; shift ;;
+        --npe) npe=1; shift ;;
         --out) out_dir=$2; shift 2 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "run_torch_reference.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -80,6 +85,11 @@ echo "load before: $(uptime)"
 configs=("mlmc_n0_10000_n1_300:--method mlmc --n0 10000 --n1 300"
          "mc_n1_300:--method mc --n1 300")
 [ "$same_size" = 1 ] && configs+=("mc_n1_10000:--method mc --n1 10000")
+task_args=(--task nle --estimator nsf1d)
+if [ "$npe" = 1 ]; then
+    configs=("npe_mlmc_maf_n0_1000_n1_100:--method mlmc --n0 1000 --n1 100 --m 1000")
+    task_args=(--task npe --estimator maf)
+fi
 
 for rep in $(seq 1 "$repeats"); do
     for t in $threads_list; do
@@ -88,7 +98,7 @@ for rep in $(seq 1 "$repeats"); do
             read -r -a args <<< "${config#*:}"
             echo "run $rep: $name, $t thread(s)"
             # cd: the reference may write caches next to itself only if it can; run from out_dir.
-            (cd "$out_dir" && "$py" "$ref_dir/gnk_reference.py" --task nle --estimator nsf1d \
+            (cd "$out_dir" && "$py" "$ref_dir/gnk_reference.py" "${task_args[@]}" \
                 --device cpu --seed 42 --no-eval --threads "$t" "${args[@]}" "${epoch_args[@]}" \
                 --out "$out_dir/${name}_t${t}_r${rep}.json" > "$out_dir/${name}_t${t}_r${rep}.log" 2>&1) ||
                 { echo "run_torch_reference.sh: $name failed, see $out_dir/${name}_t${t}_r${rep}.log" >&2; exit 1; }
@@ -113,7 +123,8 @@ for path in sorted(glob.glob(os.path.join(out, "*.json"))):
 
 labels = {"mlmc_n0_10000_n1_300": "ML-NLE nsf1d n=(10^4, 300)",
           "mc_n1_300": "NLE nsf1d n=300 (270 train + 30 val)",
-          "mc_n1_10000": "NLE nsf1d n=10^4 (9000 train + 1000 val)"}
+          "mc_n1_10000": "NLE nsf1d n=10^4 (9000 train + 1000 val)",
+          "npe_mlmc_maf_n0_1000_n1_100": "ML-NPE maf 4-D n=(10^3, 100), m=1000"}
 print()
 print("| configuration | threads | epochs run | warm-up | median ms/epoch | p10..p90 ms | runs |")
 print("|---|---|---|---|---|---|---|")

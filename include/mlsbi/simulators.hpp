@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief Umbrella header of the simulators module: level and multilevel simulator concepts,
-/// seed-matched dataset generation, resumable campaigns, and the g-and-k benchmark.
+/// seed-matched dataset generation, resumable campaigns, and the g-and-k and Ornstein-Uhlenbeck
+/// benchmarks.
 #pragma once
 
 #include "mlsbi/simulators/campaign.hpp"
@@ -10,3 +11,4 @@
 #include "mlsbi/simulators/level_simulator.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
+#include "mlsbi/simulators/ou.hpp"
