@@ -57,6 +57,7 @@ namespace mlsbi::examples {
     o.training.progress = false;
     o.training.label = "mc";
     o.validation_fraction = 0.1;
+    o.training_batch_size = 0;  // full batch, as the paper
     return o;
 }
 

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
                                        monitor.callbacks());
     } else {
         training::BaselineOptions options;
+        options.training_batch_size = 0;  // full batch, as measured
         options.training.adam.learning_rate = 3e-3;
         options.training.progress = false;
         const auto& top = planned.dataset.levels[0];
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
         simulators::generate_dataset(simulator.level<2>(), prior, n_mc, seed + 100);
     Estimator mc = make_estimator();
     training::BaselineOptions mc_options;
+    mc_options.training_batch_size = 0;  // full batch, as measured
     mc_options.training.adam.learning_rate = 3e-3;
     mc_options.training.progress = false;
     const auto mc_summary =
