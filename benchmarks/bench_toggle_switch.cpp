@@ -10,12 +10,14 @@
 //   any thread count. benchmarks/torch_mdn_epoch.py times the same epoch in PyTorch.
 // - BM_McNleEpoch/threads:t: the equal-cost baseline's epoch on 2010 T = 300 simulations
 //   (1809 trained, 201 validated), for the ML/MC per-epoch ratio.
-// Timing is wall clock (UseManualTime); see benchmarks/README.md for load caveats.
+// Timing is wall clock (UseManualTime) plus the process CPU time per epoch (cpu_ms/epoch, all
+// threads); see benchmarks/README.md for load caveats.
 //   cmake --build build --target bench_toggle_switch && build/benchmarks/bench_toggle_switch
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 
 #include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"
@@ -36,7 +38,8 @@ constexpr Index kChunk = 1024;  // the example's LossOptions::chunk_size
 constexpr int kEpochs = 20;
 
 Mdn::Options mdn_options() {
-    return {.input_dim = 1, .context_dim = 7, .components = 2, .hidden = {20, 20}};
+    return {.input_dim = 1, .context_dim = 7, .components = 2, .hidden = {20, 20},
+            .diagonal = Mdn::Diagonal::softplus};  // the example's (pyknos's) network
 }
 
 void BM_Simulate(benchmark::State& state) {
@@ -74,6 +77,7 @@ void time_epochs(benchmark::State& state, Estimator& q, Loss& loss, Validation* 
                  training::TrainingOptions options) {
     (void)training::train(q, loss, validation, options);  // warm-up: grows the workspaces
     options.fit_standardization = false;
+    const std::clock_t cpu_start = std::clock();
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
         const auto summary = training::train(q, loss, validation, options);
@@ -82,6 +86,9 @@ void time_epochs(benchmark::State& state, Estimator& q, Loss& loss, Validation* 
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
             kEpochs);
     }
+    // Process CPU time (all threads) per epoch: on a loaded machine the better one-thread figure.
+    state.counters["cpu_ms/epoch"] = 1e3 * double(std::clock() - cpu_start) / CLOCKS_PER_SEC /
+                                     (double(state.iterations()) * kEpochs);
 }
 
 void BM_MlNleEpoch(benchmark::State& state) {

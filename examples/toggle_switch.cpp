@@ -19,7 +19,7 @@
 //   toggle_switch [--quick] [--seeds 3] [--test-thetas 1000] [--draws 500] [--epochs 10000]
 //                 [--ablation-epochs 2000] [--mc-max-epochs 10000] [--curve-every 100]
 //                 [--methods A,B,C,high,medium,low,ablation] [--zscore paper|top] [--threads 0]
-//                 [--first-seed 0] [--out DIR]
+//                 [--diagonal softplus|exp] [--first-seed 0] [--out DIR]
 //   toggle_switch --merge DIR1,DIR2,... [--out DIR]   (pool the per-theta CSVs of several runs,
 //                 e.g. one process per seed, into one summary and box plot)
 //
@@ -29,6 +29,8 @@
 // statistics. `top` z-scores everything with the top level's statistics (the library's
 // train_mlmc). The two differ here because the chain has not converged at T = 50 or 80, so the
 // levels' x have different means and spreads; see the README's toggle-switch section.
+// --diagonal: the MDN's precision diagonal, softplus(s) + 0.01 as sbi/pyknos (the paper's code) or
+// e^s (the library's default). Both choices matter for whether ML training diverges (README).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -76,6 +78,7 @@ struct Config {
     std::vector<std::string> methods{"A", "B", "C", "high", "medium", "low", "ablation"};
     std::string out = "toggle_switch_out";
     std::string zscore = "paper";  // ML z-scoring: paper (every tensor by its own statistics) or top
+    std::string diagonal = "softplus";  // MDN precision diagonal: softplus (pyknos, the paper) or exp
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -118,6 +121,8 @@ Config parse(int argc, char** argv) {
             c.threads = std::stoi(next(i));
         } else if (a == "--methods") {
             c.methods = split_list(next(i));
+        } else if (a == "--diagonal") {
+            c.diagonal = next(i);
         } else if (a == "--zscore") {
             c.zscore = next(i);
         } else if (a == "--out") {
@@ -129,6 +134,7 @@ Config parse(int argc, char** argv) {
     require(c.seeds >= 1 && c.test_thetas >= 1 && c.draws >= 2 && c.ml_epochs >= 1 &&
                 c.ablation_epochs >= 1 && c.mc_max_epochs >= 1 && c.curve_every >= 1 && c.threads >= 0,
             "bad configuration");
+    require(c.diagonal == "softplus" || c.diagonal == "exp", "--diagonal must be softplus or exp");
     require(c.zscore == "paper" || c.zscore == "top", "--zscore must be paper or top, got '", c.zscore, "'");
     for (const auto& m : c.methods)
         require(m == "A" || m == "B" || m == "C" || m == "high" || m == "medium" || m == "low" ||
@@ -176,9 +182,11 @@ std::vector<Method> methods(const Config& c) {
     return m;
 }
 
-Mdn::Options mdn_options() {
-    // The paper's network: 2 Gaussian components, MLP 7-20-20-6 with ReLU.
-    return {.input_dim = 1, .context_dim = ts::parameter_count, .components = 2, .hidden = {20, 20}};
+Mdn::Options mdn_options(const Config& c) {
+    // The paper's network (sbi/pyknos MultivariateGaussianMDN): 2 Gaussian components, MLP
+    // 7-20-20-6 with ReLU, precision diagonal softplus(s) + 0.01.
+    return {.input_dim = 1, .context_dim = ts::parameter_count, .components = 2, .hidden = {20, 20},
+            .diagonal = c.diagonal == "softplus" ? Mdn::Diagonal::softplus : Mdn::Diagonal::exp};
 }
 
 // The paper's optimiser, written out so a change of the library's defaults does not move it.
@@ -462,7 +470,7 @@ int main(int argc, char** argv) try {
         for (std::size_t r = 0; r < rows.size(); ++r) {
             Row& row = rows[r];
             const Method& m = row.method;
-            Estimator q(mdn_options(), derive_seed(s, 2));
+            Estimator q(mdn_options(config), derive_seed(s, 2));
             losses::McLoss<Estimator> held_out(q, curve_data.theta, curve_data.x_fine, losses::Task::nle,
                                                loss_options);
             training::TrainingCallbacks callbacks;
