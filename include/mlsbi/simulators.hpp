@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// \file
 /// \brief Umbrella header of the simulators module: level and multilevel simulator concepts,
-/// seed-matched dataset generation, resumable campaigns, and the g-and-k and Ornstein-Uhlenbeck
-/// benchmarks.
+/// seed-matched dataset generation, resumable campaigns, and the g-and-k, Ornstein-Uhlenbeck
+/// and toggle-switch benchmarks.
 #pragma once
 
 #include "mlsbi/simulators/campaign.hpp"
@@ -12,3 +12,4 @@
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
 #include "mlsbi/simulators/ou.hpp"
+#include "mlsbi/simulators/toggle_switch.hpp"

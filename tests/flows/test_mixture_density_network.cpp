@@ -421,3 +421,61 @@ TEMPLATE_TEST_CASE("MixtureDensityNetwork fits a correlated 2-D Gaussian with a 
     CHECK(h.kl < 0.03 + 3 * h.kl_se);
     CHECK(h.kl > -3 * h.kl_se);
 }
+
+TEMPLATE_TEST_CASE("MixtureDensityNetwork with the softplus diagonal (pyknos): gradients, "
+                   "normalisation and sampling",
+                   "[flows][mdn]", float, double) {
+    using Scalar = TestType;
+    SECTION("backward matches finite differences") {
+        for (Index d : {Index(1), Index(2)})
+            for (Index batch : {Index(1), Index(7)}) {
+                INFO("d " << d << ", batch " << batch);
+                auto o = mdn_options<Scalar>(d, 3, 2);
+                o.diagonal = Mdn<Scalar>::Diagonal::softplus;
+                const std::uint64_t seed = static_cast<std::uint64_t>(500 + 10 * d + batch);
+                Model<Mdn<Scalar>> m(o, seed, 0.5);
+                RandomStream rng(seed + 1);
+                const Matrix<Scalar> y = test_support::uniform_matrix<Scalar>(d, batch, rng, -2, 2);
+                const Matrix<Scalar> c = test_support::uniform_matrix<Scalar>(3, batch, rng, -2, 2);
+                test_support::check_gradients(m, y, c, seed + 2);
+            }
+    }
+    SECTION("the precision factor's diagonal is softplus(s) + floor; d = 1 integrates to one") {
+        auto o = mdn_options<Scalar>(1, 2, 3);
+        o.diagonal = Mdn<Scalar>::Diagonal::softplus;
+        o.diagonal_floor = 0.05;
+        Model<Mdn<Scalar>> m(o, 41, 0.5);
+        const Vector<Scalar> context = Vector<Scalar>::Constant(2, Scalar(0.7));
+        const auto mix = mixture_in_double(m, context);
+        double low = 1e300, high = -1e300, sd_min = 1e300;
+        for (Index k = 0; k < 3; ++k) {
+            const double sd = std::sqrt(mix.covariances[static_cast<std::size_t>(k)](0, 0));
+            // softplus(s) + 0.05 > 0.05: the standard deviation is below 1 / 0.05 = 20.
+            CHECK(mix.precision_factors[static_cast<std::size_t>(k)](0, 0) > 0.05);
+            low = std::min(low, mix.means(0, k) - 12 * sd);
+            high = std::max(high, mix.means(0, k) + 12 * sd);
+            sd_min = std::min(sd_min, sd);
+        }
+        const auto points = static_cast<Index>((high - low) / (sd_min / 10)) + 2;
+        CHECK(std::abs(test_support::integrate_1d(m, context, low, high, points) - 1.0) < 1e-3);
+        // Samples match the mixture's moments.
+        const Index n = 20000;
+        Matrix<Scalar> samples(1, n);
+        m.density.sample(m.params.data(), context.replicate(1, n), 5, samples);
+        Vector<double> mean;
+        Matrix<double> cov;
+        mixture_moments(mix, mean, cov);
+        const auto est = test_support::sample_moments(samples);
+        CHECK(std::abs(est.mean(0) - mean(0)) < 4 * est.mean_se(0));
+        CHECK(std::abs(est.covariance(0, 0) - cov(0, 0)) < 4 * est.covariance_se(0, 0));
+        // The two parametrisations give different densities from the same weights.
+        auto o_exp = o;
+        o_exp.diagonal = Mdn<Scalar>::Diagonal::exp;
+        Model<Mdn<Scalar>> m_exp(o_exp, 41, 0.5);
+        CHECK(mixture_in_double(m_exp, context).precision_factors[0](0, 0) !=
+              Approx(mix.precision_factors[0](0, 0)));
+        auto bad = o;
+        bad.diagonal_floor = 0;
+        CHECK_THROWS_AS(bad.validate(), std::invalid_argument);
+    }
+}

@@ -48,6 +48,14 @@ public:
     using Scalar = Scalar_;
     using MatrixType = Matrix<Scalar>;
 
+    /// How the MLP output s_{k,i} becomes the diagonal entry of the precision factor L_k.
+    enum class Diagonal {
+        exp,       ///< L_ii = e^{s}: log-density linear in s (the default)
+        softplus,  ///< L_ii = softplus(s) + diagonal_floor, as sbi/pyknos's MultivariateGaussianMDN
+                   ///< (the paper's toggle-switch network): the precision grows only linearly
+                   ///< in s, which slows the collapse of a component onto a few points
+    };
+
     /// Architecture. Defaults: 2 components, hidden {20, 20}, ReLU (the toggle-switch network).
     struct Options {
         Index input_dim = 1;                 ///< dimension d of y, >= 1
@@ -55,6 +63,8 @@ public:
         Index components = 2;                ///< number K of mixture components, >= 1
         std::vector<Index> hidden{20, 20};   ///< MLP hidden sizes, each >= 1 (may be empty)
         nn::Activation activation = nn::Activation::relu;  ///< hidden activation (relu or tanh)
+        Diagonal diagonal = Diagonal::exp;   ///< parametrisation of the precision diagonal
+        double diagonal_floor = 1e-2;        ///< added to softplus(s) (pyknos: 1e-2), > 0
 
         /// \throws std::invalid_argument naming the first invalid field.
         void validate() const {
@@ -67,6 +77,9 @@ public:
             for (std::size_t i = 0; i < hidden.size(); ++i)
                 require(hidden[i] >= 1, "MixtureDensityNetwork::Options: hidden[", i,
                         "] must be >= 1, got ", hidden[i]);
+            require(std::isfinite(diagonal_floor) && diagonal_floor > 0,
+                    "MixtureDensityNetwork::Options: diagonal_floor must be positive, got ",
+                    diagonal_floor);
         }
     };
 
@@ -164,11 +177,12 @@ public:
                 Scalar log_det(0);
                 for (Index i = 0; i < d; ++i) {
                     // z_i = sum_{m >= i} L_{m i} r_m (column i of L dotted with r).
-                    Scalar zi = std::exp(s[i]) * r[i];
+                    const Scalar diag = diagonal(s[i]);
+                    Scalar zi = diag * r[i];
                     for (Index m = i + 1; m < d; ++m) zi += off[m * (m - 1) / 2 + i] * r[m];
                     z[i] = zi;
                     quad += zi * zi;
-                    log_det += s[i];
+                    log_det += log_diagonal(s[i], diag);
                 }
                 joint[k] = log_w[k] + log_det - Scalar(0.5) * quad - log_norm;
             }
@@ -185,7 +199,8 @@ public:
     /// Backward of the last log_prob on `ws` (same y, c) with G_j = dL/d log q_j.
     /// With gamma_k the responsibilities, pi = softmax(a), l_k = log pi_k + log N_k:
     /// dlogq/da_k = gamma_k - pi_k; dlogq/dmu_k = gamma_k L_k z_k (since d(-|L^T r|^2/2)/dr = -L z);
-    /// dlogq/dL_{m,i} = -gamma_k r_m z_i (m > i); dlogq/ds_i = gamma_k (1 - e^{s_i} r_i z_i).
+    /// dlogq/dL_{m,i} = -gamma_k r_m z_i (m > i); dlogq/dD_i = gamma_k (1 / D_i - r_i z_i) for the
+    /// diagonal D_i = L_ii, times dD_i/ds_i (e^{s_i} for exp, sigmoid(s_i) for softplus).
     /// These G-weighted output gradients then go back through the MLP (params and context).
     /// \throws std::invalid_argument if grad_log_prob does not have one entry per column.
     void backward(const Scalar* params, const ConstMatrixRef<Scalar>& /*y*/,
@@ -219,14 +234,16 @@ public:
                 Scalar* g_off = go + K + 2 * K * d + k * (d * (d - 1) / 2);
                 for (Index m = 0; m < d; ++m) {
                     // (L z)_m = e^{s_m} z_m + sum_{i < m} L_{m i} z_i.
-                    const Scalar diag = std::exp(s[m]);
+                    const Scalar diag = diagonal(s[m]);
                     Scalar lz = diag * z[m];
                     for (Index i = 0; i < m; ++i) {
                         lz += off[m * (m - 1) / 2 + i] * z[i];
                         g_off[m * (m - 1) / 2 + i] = -gk * r[m] * z[i];
                     }
                     g_mu[m] = gk * lz;
-                    g_s[m] = gk * (Scalar(1) - diag * r[m] * z[m]);
+                    g_s[m] = m_options.diagonal == Diagonal::exp
+                                 ? gk * (Scalar(1) - diag * r[m] * z[m])
+                                 : gk * (Scalar(1) / diag - r[m] * z[m]) * sigmoid(s[m]);
                 }
             }
         }
@@ -259,7 +276,7 @@ public:
             for (Index i = d; i-- > 0;) {
                 Scalar acc = out(i, j);
                 for (Index m = i + 1; m < d; ++m) acc -= off[m * (m - 1) / 2 + i] * out(m, j);
-                out(i, j) = acc * std::exp(-s[i]);
+                out(i, j) = acc / diagonal(s[i]);
             }
             for (Index i = 0; i < d; ++i) out(i, j) += mu[i];
         }
@@ -284,7 +301,7 @@ public:
             result.means.col(k) = o.segment(K + k * d, d);
             Matrix<double> L = Matrix<double>::Zero(d, d);
             for (Index m = 0; m < d; ++m) {
-                L(m, m) = std::exp(o(K + K * d + k * d + m));
+                L(m, m) = static_cast<double>(diagonal(static_cast<Scalar>(o(K + K * d + k * d + m))));
                 for (Index i = 0; i < m; ++i)
                     L(m, i) = o(K + 2 * K * d + k * (d * (d - 1) / 2) + m * (m - 1) / 2 + i);
             }
@@ -302,10 +319,27 @@ public:
         return message("MixtureDensityNetwork(input_dim=", input_dim(), ", context_dim=",
                        context_dim(), ", components=", components(), ", hidden=",
                        nn::describe_hidden(m_options.hidden), ", activation=",
-                       nn::to_string(m_options.activation), ")");
+                       nn::to_string(m_options.activation),
+                       m_options.diagonal == Diagonal::softplus
+                           ? message(", diagonal=softplus+", m_options.diagonal_floor)
+                           : std::string(),
+                       ")");
     }
 
 private:
+    /// The precision factor's diagonal entry from the MLP output s.
+    [[nodiscard]] Scalar diagonal(Scalar s) const {
+        if (m_options.diagonal == Diagonal::exp) return std::exp(s);
+        // softplus(s) = max(s, 0) + log1p(e^{-|s|}), stable for any s.
+        return std::max(s, Scalar(0)) + std::log1p(std::exp(-std::abs(s))) +
+               static_cast<Scalar>(m_options.diagonal_floor);
+    }
+    /// log of the diagonal entry: s itself for exp (exact, no round trip).
+    [[nodiscard]] Scalar log_diagonal(Scalar s, Scalar diag) const {
+        return m_options.diagonal == Diagonal::exp ? s : std::log(diag);
+    }
+    [[nodiscard]] static Scalar sigmoid(Scalar s) { return Scalar(1) / (Scalar(1) + std::exp(-s)); }
+
     /// log_w[k] = a_k - logsumexp(a), with the maximum subtracted.
     void log_softmax(const Scalar* logits, Scalar* log_w) const {
         const Index K = components();
