@@ -530,6 +530,7 @@ int main(int argc, char** argv) try {
                 options.training.patience = 20;
                 options.training.restore_best = true;
                 options.validation_fraction = 0.1;
+                options.training_batch_size = 0;  // full batch, as the paper
                 options.split_seed = derive_seed(s, 4);
                 options.loss = loss_options;
                 start = Clock::now();
