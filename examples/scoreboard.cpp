@@ -11,8 +11,9 @@
 //   mc_cheap  plain MC on B / c_0 cheapest-level simulations;
 //   tl        transfer learning (train_transfer): 40% of B on the cheapest level, 60% on the top;
 //   ml_plan   the allocator's plan: plan_and_generate (pilot of n_pilot per stream, about 15% of
-//             B, reused) -> plan_allocation -> dataset, all within B; then train_mlmc with
-//             default options on the kept levels, or train_mc when the plan is plain MC;
+//             B (--pilot-share), reused; brief training of --pilot-epochs 50) -> plan_allocation
+//             -> dataset, all within B; then the default recipe on the kept levels, or
+//             train_mc when the plan is plain MC;
 // and, with --ablation, the recipe's parts switched off one at a time. Metric: expected KL to the
 // exact answer, NLE E_theta KL(p(x | theta) || q(x | theta)), NPE E_x KL(p(theta | x) || q(theta
 // | x)), by Monte Carlo over exact draws (the same test draws for every method). Reported:
@@ -23,6 +24,7 @@
 //
 //   scoreboard [--quick] [--seeds 5] [--budget 100] [--level0-share 0.3] [--ablation]
 //              [--methods abl_es,abl_paper] [--only name] [--out prefix]
+//              [--pilot-share 0.15] [--pilot-epochs 50] [--plan-reasons]
 // The plan chosen per problem and seed goes to <prefix>_plans.csv.
 #include <algorithm>
 #include <chrono>

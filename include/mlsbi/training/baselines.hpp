@@ -160,14 +160,18 @@ enum class RobustCriterion {
 ///   to learn the corrections, and early-stops on the criterion (a runaway is caught before it
 ///   costs anything: the best validated weights are restored);
 /// - the safety net also trains plain MC on the same top-level training samples and keeps
-///   whichever of {plain, warm start, ML} has the lowest held-out criterion, so a poorly
-///   coupled cheap level cannot make the result worse than ignoring it.
+///   whichever of {plain, warm start, ML} has the lowest held-out criterion (a rival of ML
+///   must win by selection_margin paired standard errors), so a poorly coupled cheap level
+///   cannot make the result clearly worse than ignoring it.
 /// Measured (docs/robust_training.md, 5 seeds, median expected KL over 8 problems): the paper's
 /// fixed epochs ran away to 0.46-36; early stopping on the criterion gave 0.24-1.07; the warm
 /// start helped on 5 of 8 problems; the safety net rescued the 3-level OU with a crude cheap
 /// level (1.14 to 0.32). Switching the projection off did not help in general (better on 1
 /// problem, worse on 4), so both adjustments stay on. The held-out MLMC estimate as the
 /// criterion was rejected: it is not bounded for a fixed model and picked runaway models.
+/// Keeping a rival of ML only when it wins by one paired standard error (selection_margin)
+/// was better on 6 of 16 problem-and-allocation cells and worse on 1, and cut the worst run
+/// with the allocator's plan from KL 220 to 6.3.
 struct RobustMlmcOptions {
     RobustCriterion criterion = RobustCriterion::high_fidelity;
     double holdout_fraction = 0.2;  ///< of the top level's pairs (of every level for the
@@ -175,8 +179,8 @@ struct RobustMlmcOptions {
     bool warm_start = true;         ///< start the ML phase from a level-0 network
     bool safety_net = true;         ///< also train plain MC on the top level; keep the best
     /// Warm-start on every cheapest-level sample in the data: level 0 plus the coarse samples of
-    /// level 1's pairs (also runs of G_0, on their own thetas), not level 0 alone. Off: on the
-    /// scoreboard it was better on 4 problems and worse on 3 (gnk_well 0.33 to 0.60).
+    /// level 1's pairs (also runs of G_0, on their own thetas), not level 0 alone. Off: with the
+    /// selection margin it was worse on 4 of the scoreboard's 8 problems (docs/robust_training.md).
     bool warm_start_all_cheap = false;
     /// The ML model is kept unless another candidate's criterion is lower by more than this many
     /// standard errors of the paired per-sample difference on the held-out samples (>= 0; 0 =
@@ -402,7 +406,8 @@ RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::Multil
 /// 4. ML phase from the warm start: at most `training.max_epochs` epochs of the MLMC loss
 ///    (Algorithm 1 as configured in `training.adjustment`), early-stopped on the criterion with
 ///    runaway detection, best validated weights restored;
-/// 5. the candidate with the lowest criterion is kept.
+/// 5. the ML model is kept unless the warm start, then the plain model, has a lower criterion
+///    by more than selection_margin paired standard errors (0: the lowest criterion wins).
 /// Cost: the safety net and the warm start add two plain trainings (on n_L and n_0 samples).
 /// \throws std::invalid_argument on bad options or if the top level is too small to split.
 template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
