@@ -97,14 +97,14 @@ struct Config {
     double level0_share = 0.3;  ///< of the budget, to level 0 in the ML data (the rest split
                                 ///< equally over the correction levels)
     bool ablation = false;
-    bool plan_reasons = false;
+    bool plan_reasons = false;  ///< print the allocator's reasons for every plan
     double pilot_share = 0.15;  ///< of the budget, to the pilot (at least 8 per stream)
     /// The pilot's brief training (PilotOptions' default is 200): a pilot of 8 to 14 samples per
     /// stream overfits in 200 full-batch epochs and its correction variances blow up (seen on
     /// the scoreboard: plain MC chosen on 4 of 5 linear_gaussian_well seeds at 200, none at 50).
-    int pilot_epochs = 50;  ///< print the allocator's reasons for every plan
+    int pilot_epochs = 50;
     std::string only;
-    std::string methods;  ///< comma-separated names to run (empty: all); the first four always
+    std::string methods;  ///< comma-separated names to run (empty: all); the main five always
     std::string out = "scoreboard";
 };
 

@@ -40,7 +40,8 @@ training::CouplingReport trained_report(const Model& model, training::GradientMo
     const auto data = simulators::generate_multilevel_dataset(
         model, prior, {.samples_per_level = {400, 200}, .seed = 9});
     Estimator estimator = make_estimator();
-    training::MlmcTrainingOptions options;
+    // The paper's recipe: fixed epochs of the MLMC loss (the default robust recipe early-stops).
+    auto options = training::MlmcTrainingOptions::paper();
     options.training.max_epochs = 150;
     options.training.adam.learning_rate = 1e-2;
     options.training.progress = false;
