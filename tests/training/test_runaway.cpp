@@ -3,6 +3,7 @@
 // rises past the margin never ends `completed` and the best validated weights come back; an MLMC
 // run whose corrections run away (the issue's -2.4e6 while `completed`) is flagged with its epoch
 // long before the divergence threshold; honest runs are not flagged.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
@@ -166,6 +167,7 @@ TEST_CASE("The default (robust) recipe validates on held-out high-fidelity sampl
     auto est = make_estimator(5);
     training::MlmcTrainingOptions options;
     options.training = quiet(300, 3e-3);
+    options.robust.selection_margin = 0;  // the lowest criterion wins
     const auto robust = training::train_mlmc_robust(est, data, Task::nle, options);
     CHECK(robust.warm_start.ok());
     CHECK(robust.plain_high.ok());
@@ -180,4 +182,31 @@ TEST_CASE("The default (robust) recipe validates on held-out high-fidelity sampl
     CHECK(kept <= robust.criterion_multilevel);
     CHECK(kept <= robust.criterion_warm_start);
     CHECK(kept <= robust.criterion_plain_high);
+}
+
+TEST_CASE("The robust recipe keeps the ML model unless a rival beats it beyond the margin",
+          "[training][runaway][baselines]") {
+    // A badly shifted cheap level and 40 pairs: with no margin a rival of ML has the lowest
+    // criterion (checked below), so the margin decides the choice.
+    const auto data = make_data(400, 40, 2.0, 11);
+    training::MlmcTrainingOptions options;
+    options.training = quiet(200, 3e-3);
+    // An unreachable margin: ML is kept whatever the criterion says, and its weights are the
+    // ones the estimator ends with.
+    options.robust.selection_margin = 1e9;
+    auto est = make_estimator(6);
+    const auto robust = training::train_mlmc_robust(est, data, Task::nle, options);
+    CHECK(robust.choice == training::RobustChoice::multilevel);
+    // The same run with no margin keeps the lowest criterion, here a rival of ML: the margin
+    // changed the kept weights, not just a label.
+    options.robust.selection_margin = 0;
+    auto est0 = make_estimator(6);
+    const auto robust0 = training::train_mlmc_robust(est0, data, Task::nle, options);
+    const double lowest = std::min(
+        {robust0.criterion_multilevel, robust0.criterion_warm_start, robust0.criterion_plain_high});
+    CHECK(robust0.choice != training::RobustChoice::multilevel);
+    CHECK(robust0.criterion_multilevel > lowest);
+    CHECK((est.parameters() - est0.parameters()).norm() > 0);
+    options.robust.selection_margin = -1;
+    CHECK_THROWS_WITH(options.validate(), Catch::Contains("selection_margin"));
 }

@@ -85,6 +85,12 @@ public:
         return {d};
     }
 
+    /// The per-sample losses f_i = -log q(y_i | c_i), in sample order (for paired comparisons
+    /// of two models on the same samples).
+    Vector<double> per_sample_losses(const Estimator& estimator) {
+        return m_terms.per_sample_losses(estimator)[0];
+    }
+
     /// Permutes the samples (for mini-batch epochs); deterministic in `seed`.
     void shuffle(std::uint64_t seed) { m_terms.shuffle(seed); }
 
