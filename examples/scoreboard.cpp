@@ -282,6 +282,7 @@ int main(int argc, char** argv) {
     mc.training = common;
     mc.training.max_epochs = config.mc_epochs;
     mc.training.early_stopping = true;
+    mc.training_batch_size = 0;  // full batch, as the scoreboard was measured
     mc.loss = loss_options;
     auto mc_method = [&](bool top) -> Trainer {
         return [=](const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
