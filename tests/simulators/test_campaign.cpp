@@ -43,6 +43,7 @@ std::string fresh_directory(const std::string& name) {
 // Inode of every finished shard file (a rewritten shard gets a new inode through the rename).
 std::map<std::string, ino_t> shard_inodes(const std::string& dir) {
     std::map<std::string, ino_t> inodes;
+    if (!std::filesystem::exists(dir)) return inodes;  // before the campaign's first run
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         const std::string name = entry.path().filename().string();
         if (name.rfind("level", 0) != 0 || name.find(".tmp-") != std::string::npos) continue;
@@ -290,9 +291,13 @@ TEST_CASE("run_campaign: SIGKILL at random moments, repeatedly, then the uninter
                                        .threads = 1};
     const CampaignOptions options{
         .generation = generation, .directory = fresh_directory("kill"), .shard_size = 16};
-    std::mt19937 kill_points(2024);  // seeded: the same kill schedule every run
-    std::uniform_int_distribution<int> delay_us(0, 40000);  // widened as restarts accumulate,
-                                                            // so slow (sanitizer) builds finish
+    // Seeded schedule. Each run is killed once it has finished 1-3 new shards, plus a random
+    // 0-400 us (often mid-write): progress-based, so the campaign is interrupted several times
+    // however fast or loaded the machine is (a time-based schedule let an idle machine finish
+    // before enough kills).
+    std::mt19937 kill_points(2024);
+    std::uniform_int_distribution<std::size_t> new_shards(1, 3);
+    std::uniform_int_distribution<int> extra_us(0, 400);
     std::map<std::string, ino_t> seen;
     Index kills = 0, temporaries_left = 0, restarts = 0;
     bool finished = false;
@@ -311,14 +316,26 @@ TEST_CASE("run_campaign: SIGKILL at random moments, repeatedly, then the uninter
             }
             _exit(code);
         }
-        const int delay = delay_us(kill_points) * (1 + static_cast<int>(restarts) / 40);
-        std::this_thread::sleep_for(std::chrono::microseconds(delay));
+        const std::size_t target = shard_inodes(options.directory).size() + new_shards(kill_points);
+        const int extra = extra_us(kill_points);
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         int status = 0;
-        if (waitpid(child, &status, WNOHANG) == 0) {
-            ::kill(child, SIGKILL);
-            REQUIRE(waitpid(child, &status, 0) == child);
-            ++kills;
-            temporaries_left += temporaries_in(options.directory);
+        bool exited = false;
+        while (!exited) {
+            exited = waitpid(child, &status, WNOHANG) == child;
+            if (exited || shard_inodes(options.directory).size() >= target ||
+                std::chrono::steady_clock::now() > deadline)
+                break;
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        if (!exited) {
+            std::this_thread::sleep_for(std::chrono::microseconds(extra));
+            if (waitpid(child, &status, WNOHANG) == 0) {
+                ::kill(child, SIGKILL);
+                REQUIRE(waitpid(child, &status, 0) == child);
+                ++kills;
+                temporaries_left += temporaries_in(options.directory);
+            }
         }
         if (WIFEXITED(status)) {
             REQUIRE(WEXITSTATUS(status) == 0);
