@@ -21,7 +21,7 @@ int main(int argc, char* argv[]) {
         return 2;
     }
     const distributions::BoxUniform prior({0.0, 0.5}, {3.0, 2.0});
-    const auto model = testing_support::toy_model(/*extra=*/30, /*nan_above=*/2.0, /*work=*/400);
+    const auto model = testing_support::toy_model(/*extra=*/30, /*nan_above=*/2.0, /*work=*/4000);
     const GenerationOptions generation{
         .samples_per_level = {1800, 600, 180}, .seed = 1234, .non_finite = NonFinitePolicy::drop};
     try {
