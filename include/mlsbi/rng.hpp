@@ -7,5 +7,6 @@
 #include "mlsbi/rng/brownian.hpp"
 #include "mlsbi/rng/normal.hpp"
 #include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 #include "mlsbi/rng/truncated_normal.hpp"
 #include "mlsbi/rng/vectors.hpp"

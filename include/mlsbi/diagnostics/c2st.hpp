@@ -23,10 +23,11 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
-#include "mlsbi/core/serial_eigen.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/nn/mlp.hpp"
 #include "mlsbi/optimizers/adam.hpp"
 #include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 
 namespace mlsbi::diagnostics {
 
@@ -110,10 +111,7 @@ double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_labe
     converged = false;
     epochs = 0;
     for (Index epoch = 0; epoch < options.max_epochs; ++epoch) {
-        for (Index i = n - 1; i > 0; --i)
-            std::swap(order[static_cast<std::size_t>(i)],
-                      order[static_cast<std::size_t>(
-                          rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+        shuffle_in_place(order, rng);
         double epoch_loss = 0;
         for (Index start = 0; start < n; start += batch) {
             const Index b = std::min(batch, n - start);
@@ -217,13 +215,8 @@ template <typename Scalar = float>
     }
     // KFold(shuffle=True): a random permutation cut into k contiguous folds, the first
     // total % k folds one larger.
-    std::vector<Index> perm(static_cast<std::size_t>(total));
-    std::iota(perm.begin(), perm.end(), Index(0));
     RandomStream shuffle(derive_seed(options.seed, 0x6332737453ULL));  // "c2stS"
-    for (Index i = total - 1; i > 0; --i)
-        std::swap(perm[static_cast<std::size_t>(i)],
-                  perm[static_cast<std::size_t>(
-                      shuffle.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+    const std::vector<Index> perm = random_permutation(total, shuffle);
     const Index k = options.folds;
     std::vector<Index> fold_start(static_cast<std::size_t>(k + 1), 0);
     for (Index f = 0; f < k; ++f)
@@ -260,17 +253,7 @@ template <typename Scalar = float>
         fold_converged[static_cast<std::size_t>(f)] = converged ? 1 : 0;
     };
     // Folds in parallel; each fold's classifier runs its Eigen products serially.
-    [[maybe_unused]] const int threads = outer_thread_count();
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-    {
-        [[maybe_unused]] const SerialEigen serial;
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
-#endif
-        for (Index f = 0; f < k; ++f) run_fold(f);
-    }
+    parallel_for(k, outer_thread_count(), Schedule::dynamic, [&](Index f) { run_fold(f); });
     result.accuracy = result.fold_accuracy.mean();
     for (char c : fold_converged) result.converged = result.converged && c != 0;
     return result;

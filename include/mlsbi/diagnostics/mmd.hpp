@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/core/types.hpp"
 
 namespace mlsbi::diagnostics {
@@ -38,10 +39,8 @@ inline double kernel_sum(const ConstMatrixRef<double>& a, const ConstMatrixRef<d
     const Index m = b.cols();
     const Index d = a.rows();
     Vector<double> row_sums(n);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (n * m * d > 1000000)
-#endif
-    for (Index i = 0; i < n; ++i) {
+    const int threads = n * m * d > 1000000 ? outer_thread_count() : 1;
+    parallel_for(n, threads, Schedule::blocks, [&](Index i) {
         double s = 0;
         for (Index j = 0; j < m; ++j) {
             double r2 = 0;
@@ -52,7 +51,7 @@ inline double kernel_sum(const ConstMatrixRef<double>& a, const ConstMatrixRef<d
             for (double c : inverse_two_l2) s += std::exp(-r2 * c);
         }
         row_sums(i) = s;
-    }
+    });
     return row_sums.sum();
 }
 

@@ -16,6 +16,7 @@
 #include "mlsbi/flows/conditional_density.hpp"
 #include "mlsbi/nn/made.hpp"
 #include "mlsbi/rng/normal.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 
 namespace mlsbi::flows {
 
@@ -111,13 +112,8 @@ public:
             if (m_options.permutation == MafPermutation::reverse) {
                 std::reverse(perm.begin(), perm.end());
             } else {
-                // Fisher-Yates from a stream per transform.
                 RandomStream rng(m_options.permutation_seed, static_cast<std::uint64_t>(k));
-                for (Index i = d - 1; i > 0; --i) {
-                    const auto j =
-                        static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
-                    std::swap(perm[static_cast<std::size_t>(i)], perm[static_cast<std::size_t>(j)]);
-                }
+                shuffle_in_place(perm, rng);  // a stream per transform
             }
             m_perm.push_back(std::move(perm));
         }

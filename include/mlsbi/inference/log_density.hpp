@@ -5,10 +5,9 @@
 #pragma once
 
 #include <concepts>
-#include <exception>
 #include <utility>
 
-#include "mlsbi/core/serial_eigen.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/core/types.hpp"
 
 namespace mlsbi::inference {
@@ -30,8 +29,8 @@ concept BatchLogDensity = std::invocable < F&,
 /// Wraps a per-point log density `double f(const ConstVectorRef<double>& theta)` into a
 /// BatchLogDensity that evaluates the columns in parallel with OpenMP (when enabled). Every
 /// column is computed by the same code whatever the thread count, so results are bit-identical.
-/// `f` must be safe to call concurrently; an exception thrown by `f` is rethrown (the first one
-/// caught) after the parallel loop.
+/// `f` must be safe to call concurrently; an exception thrown by `f` is rethrown after the loop
+/// (the one of the lowest column, whatever the thread count).
 /// \param min_parallel_batch batches with fewer columns run serially (a parallel region costs
 ///        microseconds, more than a cheap density; pass 2 when one evaluation is expensive).
 template <class PerPoint>
@@ -40,28 +39,9 @@ requires std::invocable < const PerPoint&, const ConstVectorRef<double>
     return [f = std::move(f), min_parallel_batch](const ConstMatrixRef<double>& thetas,
                                                   VectorRef<double> out) {
         const Index n = thetas.cols();
-        [[maybe_unused]] const int threads = outer_thread_count();
-        std::exception_ptr error;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (n >= min_parallel_batch && n > 1)
-#endif
-        {
-            [[maybe_unused]] const SerialEigen serial;  // f's Eigen products stay serial
-#ifdef _OPENMP
-#pragma omp for schedule(static) nowait  // the region's end is the only barrier
-#endif
-            for (Index j = 0; j < n; ++j) {
-                try {
-                    out(j) = static_cast<double>(f(thetas.col(j)));
-                } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(mlsbi_batch_over_columns)
-#endif
-                    if (!error) error = std::current_exception();
-                }
-            }
-        }
-        if (error) std::rethrow_exception(error);
+        const int threads = n >= min_parallel_batch ? outer_thread_count() : 1;
+        parallel_for(n, threads, Schedule::blocks,
+                     [&](Index j) { out(j) = static_cast<double>(f(thetas.col(j))); });
     };
 }
 

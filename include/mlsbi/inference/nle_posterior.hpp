@@ -10,16 +10,12 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
-#include "mlsbi/core/serial_eigen.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/flows/estimator_task.hpp"
 #include "mlsbi/inference/log_density.hpp"
 #include "mlsbi/inference/posterior.hpp"
 #include "mlsbi/inference/sir_slice_sampling.hpp"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace mlsbi::inference {
 
@@ -90,23 +86,12 @@ public:
         const int threads = m_options.parallel && chunks > 1 ? outer_thread_count() : 1;
         if (m_workspaces.size() < static_cast<std::size_t>(threads))
             m_workspaces.resize(static_cast<std::size_t>(threads));
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) if (threads > 1)
-#endif
-        {
-            [[maybe_unused]] const SerialEigen serial;  // Eigen serial inside every chunk
-            int thread = 0;
-#ifdef _OPENMP
-            thread = omp_get_thread_num();
-#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
-#endif
-            for (Index k = 0; k < chunks; ++k) {
-                const Index begin = k * chunk;
-                evaluate_chunk(thetas.middleCols(begin, std::min(chunk, n - begin)),
-                               out.segment(begin, std::min(chunk, n - begin)),
-                               m_workspaces[static_cast<std::size_t>(thread)]);
-            }
-        }
+        parallel_for(chunks, threads, Schedule::dynamic, [&](Index k, int thread) {
+            const Index begin = k * chunk;
+            evaluate_chunk(thetas.middleCols(begin, std::min(chunk, n - begin)),
+                           out.segment(begin, std::min(chunk, n - begin)),
+                           m_workspaces[static_cast<std::size_t>(thread)]);
+        });
     }
 
     /// The log posterior at one theta (p).

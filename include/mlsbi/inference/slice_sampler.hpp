@@ -17,6 +17,7 @@
 #include "mlsbi/inference/log_density.hpp"
 #include "mlsbi/inference/mcmc.hpp"
 #include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 
 namespace mlsbi::inference {
 
@@ -149,14 +150,8 @@ public:
 private:
     void begin_update() {
         const Index p = m_x.size();
-        if (m_sweep_position == 0 && m_options.shuffle_coordinates && p > 1) {
-            for (Index i = p - 1; i > 0; --i) {  // Fisher-Yates
-                const auto j =
-                    static_cast<Index>(m_rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
-                std::swap(m_order[static_cast<std::size_t>(i)],
-                          m_order[static_cast<std::size_t>(j)]);
-            }
-        }
+        if (m_sweep_position == 0 && m_options.shuffle_coordinates && p > 1)
+            shuffle_in_place(m_order, m_rng);
         m_coord = m_order[static_cast<std::size_t>(m_sweep_position)];
         m_x0 = m_x(m_coord);
         m_level = m_lp + std::log(m_rng.uniform());  // log f(x0) - Exp(1)

@@ -27,7 +27,7 @@
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
-#include "mlsbi/core/serial_eigen.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/core/types.hpp"
 #include "mlsbi/distributions/prior.hpp"
 #include "mlsbi/rng/random_stream.hpp"
@@ -45,6 +45,24 @@ struct LevelData {
     /// n_l.
     [[nodiscard]] Index size() const { return theta.cols(); }
 };
+
+/// The columns `index` (in that order) of a level of any type with theta, x_fine and x_coarse
+/// (and seeds, when it has them), as LevelData: every array the level holds comes along, so
+/// seed-matched pairs stay whole and no seed is lost.
+template <class Level>
+[[nodiscard]] LevelData select_columns(const Level& level, const std::vector<Index>& index) {
+    LevelData out;
+    out.theta = level.theta(Eigen::all, index);
+    out.x_fine = level.x_fine(Eigen::all, index);
+    if (level.x_coarse.size() > 0) out.x_coarse = level.x_coarse(Eigen::all, index);
+    if constexpr (requires { level.seeds.size(); }) {
+        if (!level.seeds.empty()) {
+            out.seeds.reserve(index.size());
+            for (Index i : index) out.seeds.push_back(level.seeds[static_cast<std::size_t>(i)]);
+        }
+    }
+    return out;
+}
 
 /// What generation did at one level. Times are wall-clock seconds of the level's (parallel) loop,
 /// prior draws included; with T threads the CPU cost per simulation is about T times
@@ -208,24 +226,12 @@ void simulate_block(std::uint64_t stream_level, Index first, Index n, Index d, b
         block.x_coarse.resize(0, 0);
     block.seeds.assign(static_cast<std::size_t>(n), 0);
     block.bad.assign(static_cast<std::size_t>(n), 0);
-    Index failed = n;  // lowest column whose simulator threw
-    std::string failed_what;
-    // Read before the SerialEigen below lowers the calling thread's default.
-    [[maybe_unused]] const int thread_count = outer_thread_count(threads);
-    int team = 1;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(thread_count)
-#endif
-    {
-        // The simulators run with OpenMP's thread count at 1, so their Eigen products (and
-        // nested parallel regions) stay serial inside our parallel loop.
-        [[maybe_unused]] const SerialEigen serial;
-#ifdef _OPENMP
-#pragma omp single nowait
-        team = omp_get_num_threads();
-#pragma omp for schedule(dynamic) nowait  // the region's end is the only barrier
-#endif
-        for (Index i = 0; i < n; ++i) {
+    // Read before parallel_for's SerialEigen lowers the calling thread's default. The simulators
+    // run with OpenMP's thread count at 1, so their Eigen products (and nested parallel regions)
+    // stay serial inside our loop.
+    const int thread_count = outer_thread_count(threads);
+    const ParallelForReport report =
+        try_parallel_for(n, thread_count, Schedule::dynamic, [&](Index i) {
             const auto index = static_cast<std::uint64_t>(first + i);
             const char* stage = "the prior";
             try {
@@ -235,7 +241,7 @@ void simulate_block(std::uint64_t stream_level, Index first, Index n, Index d, b
                 block.seeds[static_cast<std::size_t>(i)] = seed;
                 if (!block.theta.col(i).allFinite()) {  // never simulate at a NaN theta
                     block.bad[static_cast<std::size_t>(i)] = theta_flag;
-                    continue;
+                    return;
                 }
                 stage = "the fine simulator";
                 fine(block.theta.col(i), seed, block.x_fine.col(i));
@@ -246,28 +252,22 @@ void simulate_block(std::uint64_t stream_level, Index first, Index n, Index d, b
                     if (!block.x_coarse.col(i).allFinite()) flags |= coarse_flag;
                 }
                 block.bad[static_cast<std::size_t>(i)] = flags;
-            } catch (const std::exception& e) {
-#ifdef _OPENMP
-#pragma omp critical(mlsbi_generate_level_error)
-#endif
-                if (i < failed) {
-                    failed = i;
-                    failed_what = message(stage, " threw: ", e.what());
-                }
+            } catch (const std::exception& e) {  // name the stage that threw
+                throw std::runtime_error(message(stage, " threw: ", e.what()));
             } catch (...) {
-#ifdef _OPENMP
-#pragma omp critical(mlsbi_generate_level_error)
-#endif
-                if (i < failed) {
-                    failed = i;
-                    failed_what = message(stage, " threw an unknown exception");
-                }
+                throw std::runtime_error(message(stage, " threw an unknown exception"));
             }
+        });
+    block.threads = report.threads;
+    block.failed_index = report.failed_index >= 0 ? first + report.failed_index : -1;
+    block.failed_what.clear();
+    if (report.error) {
+        try {
+            std::rethrow_exception(report.error);
+        } catch (const std::exception& e) {
+            block.failed_what = e.what();
         }
     }
-    block.threads = team;
-    block.failed_index = failed < n ? first + failed : -1;
-    block.failed_what = std::move(failed_what);
 }
 
 // Applies the non-finite policy to a level's raw block and moves its data into a LevelData.

@@ -8,12 +8,12 @@
 #include <chrono>
 #include <limits>
 #include <cmath>
-#include <numeric>
 #include <utility>
 #include <vector>
 
 #include "mlsbi/losses/mc_loss.hpp"
 #include "mlsbi/losses/mlmc_loss.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training/trainer.hpp"
 
@@ -35,13 +35,8 @@ struct IndexSplit {
         std::max<Index>(1, static_cast<Index>(std::lround(fraction * double(n))));
     require(n - held_out >= 1, "split_indices: ", n, " samples cannot be split with fraction ",
             fraction, " (", held_out, " held out, none left to train on)");
-    std::vector<Index> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), Index(0));
     RandomStream rng(seed, 0x73706c6974ULL);  // "split"
-    for (Index i = n - 1; i > 0; --i)
-        std::swap(
-            order[static_cast<std::size_t>(i)],
-            order[static_cast<std::size_t>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)))]);
+    const std::vector<Index> order = random_permutation(n, rng);
     IndexSplit split;
     split.validation.assign(order.begin(), order.begin() + held_out);
     split.train.assign(order.begin() + held_out, order.end());
@@ -61,19 +56,8 @@ template <losses::MultilevelData Data>
     for (std::size_t l = 0; l < data.levels.size(); ++l) {
         const auto& level = data.levels[l];
         const IndexSplit split = split_indices(level.theta.cols(), fraction, derive_seed(seed, l));
-        auto take = [&](const std::vector<Index>& idx) {
-            simulators::LevelData a;
-            a.theta = level.theta(Eigen::all, idx);
-            a.x_fine = level.x_fine(Eigen::all, idx);
-            if (l > 0) a.x_coarse = level.x_coarse(Eigen::all, idx);
-            if constexpr (requires { level.seeds.size(); }) {
-                if (!level.seeds.empty())
-                    for (Index i : idx) a.seeds.push_back(level.seeds[static_cast<std::size_t>(i)]);
-            }
-            return a;
-        };
-        out.first.levels.push_back(take(split.train));
-        out.second.levels.push_back(take(split.validation));
+        out.first.levels.push_back(simulators::select_columns(level, split.train));
+        out.second.levels.push_back(simulators::select_columns(level, split.validation));
     }
     return out;
 }
@@ -300,17 +284,16 @@ simulators::MultilevelDataset without_held_out_top(const Data& data,
     const std::size_t top = data.levels.size() - 1;
     for (std::size_t l = 0; l < data.levels.size(); ++l) {
         const auto& level = data.levels[l];
-        simulators::LevelData a;
         if (l < top) {
+            simulators::LevelData a;
             a.theta = level.theta;
             a.x_fine = level.x_fine;
             if (l > 0) a.x_coarse = level.x_coarse;
+            if constexpr (requires { level.seeds.size(); }) a.seeds = level.seeds;
+            out.levels.push_back(std::move(a));
         } else {
-            a.theta = level.theta(Eigen::all, keep);
-            a.x_fine = level.x_fine(Eigen::all, keep);
-            a.x_coarse = level.x_coarse(Eigen::all, keep);
+            out.levels.push_back(simulators::select_columns(level, keep));
         }
-        out.levels.push_back(std::move(a));
     }
     return out;
 }

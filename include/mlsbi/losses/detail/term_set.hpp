@@ -5,13 +5,13 @@
 #pragma once
 
 #include <algorithm>
-#include <exception>
 #include <numeric>
 #include <vector>
 
-#include "mlsbi/core/serial_eigen.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/losses/loss_terms.hpp"
 #include "mlsbi/rng/random_stream.hpp"
+#include "mlsbi/rng/shuffle.hpp"
 
 namespace mlsbi::losses::detail {
 
@@ -148,15 +148,8 @@ public:
             for (const auto& t : m_terms)
                 if (t.level == level) n = t.size();
             if (n < 0) continue;
-            permutation.resize(static_cast<std::size_t>(n));
-            std::iota(permutation.begin(), permutation.end(), Index(0));
             RandomStream rng(derive_seed(seed, static_cast<std::uint64_t>(level)));
-            for (Index i = n - 1; i > 0; --i) {  // Fisher-Yates
-                const auto j =
-                    static_cast<Index>(rng.uniform_index(static_cast<std::uint64_t>(i + 1)));
-                std::swap(permutation[static_cast<std::size_t>(i)],
-                          permutation[static_cast<std::size_t>(j)]);
-            }
+            random_permutation(n, rng, permutation);
             for (auto& t : m_terms) {
                 if (t.level != level) continue;
                 m_scratch = t.y(Eigen::all, permutation);
@@ -202,10 +195,9 @@ private:
                 " parameters, input_dim ", m_input_dim, ", context_dim ", m_context_dim, ")");
     }
 
-    // Runs body(k) for every task; the first exception is rethrown after the loop. Eigen must
-    // run its products single-threaded inside a task whatever the thread count (its own GEMM
-    // splitting is slow at these sizes and changes the rounding), so every task holds a
-    // SerialEigen; the thread count is read before.
+    // Runs body(k) for every task through parallel_for (Eigen serial inside a task: its own GEMM
+    // splitting is slow at these sizes and changes the rounding); the exception of the lowest
+    // failing task is rethrown after the loop.
     template <class Body>
     void run_parallel(Body&& body) {
         const auto count = static_cast<long>(m_tasks.size());
@@ -219,33 +211,11 @@ private:
             total += c.count;
             largest = std::max(largest, c.count);
         }
+        const bool worth_it = total - largest >= min_parallel_columns;
         m_last = EvaluationStats{static_cast<Index>(count), 1};
-        std::exception_ptr error;
-        if (threads <= 1 || total - largest < min_parallel_columns) {
-            [[maybe_unused]] const SerialEigen serial;
-            for (long k = 0; k < count; ++k) body(static_cast<std::size_t>(k));
-            return;
-        }
-#ifdef _OPENMP  // without OpenMP, threads is 1 and the serial path above ran
-        int team = 1;
-#pragma omp parallel num_threads(threads)
-        {
-            [[maybe_unused]] const SerialEigen serial;
-#pragma omp single nowait
-            team = omp_get_num_threads();
-#pragma omp for schedule(dynamic, 1) nowait  // the region's end is the only barrier
-            for (long k = 0; k < count; ++k) {
-                try {
-                    body(static_cast<std::size_t>(k));
-                } catch (...) {
-#pragma omp critical(mlsbi_term_set_error)
-                    if (!error) error = std::current_exception();
-                }
-            }
-        }
-        m_last.threads = team;
-#endif
-        if (error) std::rethrow_exception(error);
+        m_last.threads = parallel_for(static_cast<Index>(count), worth_it ? threads : 1,
+                                      Schedule::dynamic,
+                                      [&](Index k) { body(static_cast<std::size_t>(k)); });
     }
 
     static constexpr Index min_parallel_columns = 256;
