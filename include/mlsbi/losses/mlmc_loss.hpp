@@ -6,10 +6,11 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mlsbi/losses/detail/prepare.hpp"
-#include "mlsbi/losses/detail/term_set.hpp"
+#include "mlsbi/losses/detail/loss_base.hpp"
 
 namespace mlsbi::losses {
 
@@ -34,7 +35,9 @@ namespace mlsbi::losses {
 /// theta twice, once per term); plus one workspace and one gradient buffer per chunk.
 /// \tparam Estimator a TrainableEstimator (e.g. flows::ConditionalEstimator).
 template <TrainableEstimator Estimator>
-class MlmcLoss {
+class MlmcLoss : public detail::LossBase<Estimator> {
+    using Base = detail::LossBase<Estimator>;
+
 public:
     using Scalar = typename Estimator::Scalar;
 
@@ -45,7 +48,62 @@ public:
     ///         levels whose x dimensions differ, or non-finite entries; messages name the level.
     template <MultilevelData Data>
     MlmcLoss(const Estimator& estimator, const Data& data, Task task, LossOptions options = {})
-        : m_task(task) {
+        : Base(task, build_terms(estimator, data, task, options)) {}
+
+    /// L + 1.
+    [[nodiscard]] Index level_count() const { return (this->term_count() + 1) / 2; }
+    /// n_l.
+    [[nodiscard]] Index size(Index level) const {
+        require(level >= 0 && level < level_count(), "MlmcLoss::size: level ", level,
+                " out of range [0, ", level_count(), ")");
+        return this->terms()[static_cast<std::size_t>(level == 0 ? 0 : 2 * level - 1)].size();
+    }
+    /// "h_0", "zeta_1^+", "zeta_1^-", ...
+    [[nodiscard]] std::string term_name(Index term) const {
+        return this->terms().at(static_cast<std::size_t>(term)).name();
+    }
+
+    /// Fits the estimator's z-scoring on the highest-fidelity data: level L's (theta, x_fine),
+    /// oriented for the task. \throws std::invalid_argument if n_L < 2.
+    void fit_standardization(Estimator& estimator) const {
+        this->fit_standardization_on(estimator, this->term_count() - 2,
+                                     "MlmcLoss::fit_standardization (the highest level)");
+    }
+
+    /// Per-level statistics of the per-sample losses at the current parameters: level 0 gets
+    /// mean and variance of f_0; level l >= 1 the mean and variance of f_l - f_{l-1} over its
+    /// seed-matched pairs, the variances of both and their correlation.
+    std::vector<LevelDiagnostics> level_diagnostics(const Estimator& estimator) {
+        const auto f = this->per_term_losses(estimator);
+        std::vector<LevelDiagnostics> out;
+        out.push_back(Base::base_level(f[0]));
+        for (Index l = 1; l < level_count(); ++l) {
+            LevelDiagnostics d;
+            d.level = l;
+            const Vector<double>& fine = f[static_cast<std::size_t>(2 * l - 1)];
+            const Vector<double>& coarse = f[static_cast<std::size_t>(2 * l)];
+            const Vector<double> difference = fine - coarse;
+            d.size = fine.size();
+            d.mean = difference.mean();
+            d.variance = Base::sample_variance(difference);
+            d.variance_fine = Base::sample_variance(fine);
+            d.variance_coarse = Base::sample_variance(coarse);
+            if (d.size > 1 && d.variance_fine > 0 && d.variance_coarse > 0) {
+                const double covariance =
+                    ((fine.array() - fine.mean()) * (coarse.array() - coarse.mean())).sum() /
+                    double(d.size - 1);
+                d.correlation = covariance / std::sqrt(d.variance_fine * d.variance_coarse);
+            }
+            d.variance_of_mean = d.variance / double(d.size);
+            out.push_back(d);
+        }
+        return out;
+    }
+
+private:
+    template <MultilevelData Data>
+    static detail::TermSet<Estimator> build_terms(const Estimator& estimator, const Data& data,
+                                                  Task task, const LossOptions& options) {
         require_task<Estimator>(task, "MlmcLoss");
         options.validate();
         const auto levels = static_cast<Index>(data.levels.size());
@@ -70,104 +128,10 @@ public:
             terms.push_back(detail::make_term<Scalar>(level.theta, level.x_coarse, task, -1.0, l,
                                                       TermKind::coarse));
         }
-        m_terms = detail::TermSet<Estimator>(std::move(terms), estimator.parameter_count(),
-                                             estimator.input_dim(), estimator.context_dim(),
-                                             options, "MlmcLoss");
+        return detail::TermSet<Estimator>(std::move(terms), estimator.parameter_count(),
+                                          estimator.input_dim(), estimator.context_dim(), options,
+                                          "MlmcLoss");
     }
-
-    [[nodiscard]] Task task() const { return m_task; }
-    /// L + 1.
-    [[nodiscard]] Index level_count() const { return (m_terms.term_count() + 1) / 2; }
-    /// 2L + 1.
-    [[nodiscard]] Index term_count() const { return m_terms.term_count(); }
-    /// n_l.
-    [[nodiscard]] Index size(Index level) const {
-        require(level >= 0 && level < level_count(), "MlmcLoss::size: level ", level,
-                " out of range [0, ", level_count(), ")");
-        return m_terms.terms()[static_cast<std::size_t>(level == 0 ? 0 : 2 * level - 1)].size();
-    }
-    /// "h_0", "zeta_1^+", "zeta_1^-", ...
-    [[nodiscard]] std::string term_name(Index term) const {
-        return m_terms.terms().at(static_cast<std::size_t>(term)).name();
-    }
-    [[nodiscard]] Index max_batches() const { return m_terms.max_batches(); }
-    [[nodiscard]] const std::vector<LossTerm<Scalar>>& terms() const { return m_terms.terms(); }
-    /// Chunks and OpenMP threads of the last evaluation (a diagnostic: shows whether the
-    /// parallel path ran).
-    [[nodiscard]] const EvaluationStats& last_evaluation() const {
-        return m_terms.last_evaluation();
-    }
-
-    /// Fits the estimator's z-scoring on the highest-fidelity data: level L's (theta, x_fine),
-    /// oriented for the task. \throws std::invalid_argument if n_L < 2.
-    void fit_standardization(Estimator& estimator) const {
-        const auto& fine = m_terms.terms()[static_cast<std::size_t>(term_count() - 2)];
-        require(fine.size() >= 2, "MlmcLoss::fit_standardization: the highest level has ",
-                fine.size(), " samples, need at least 2");
-        estimator.fit_standardization(fine.y, fine.c);
-    }
-
-    /// The loss and the 2L + 1 per-term gradients on the slice (default: full batch).
-    /// \param term_gradients parameter_count x (2L + 1); column t receives d(term t)/dphi.
-    /// \param term_values resized to 2L + 1; receives h_0, zeta_1^+, zeta_1^-, ...
-    /// \return the total, l_MLMC = sum of the terms.
-    double evaluate(const Estimator& estimator, MatrixRef<Scalar> term_gradients,
-                    std::vector<double>& term_values, BatchSlice slice = {}) {
-        return m_terms.evaluate(estimator, term_gradients, term_values, slice);
-    }
-
-    /// The loss only (no gradient work); term values optional.
-    double value(const Estimator& estimator, std::vector<double>* term_values = nullptr,
-                 BatchSlice slice = {}) {
-        return m_terms.value(estimator, term_values, slice);
-    }
-
-    /// Per-level statistics of the per-sample losses at the current parameters: level 0 gets
-    /// mean and variance of f_0; level l >= 1 the mean and variance of f_l - f_{l-1} over its
-    /// seed-matched pairs, the variances of both and their correlation.
-    std::vector<LevelDiagnostics> level_diagnostics(const Estimator& estimator) {
-        const auto f = m_terms.per_sample_losses(estimator);
-        std::vector<LevelDiagnostics> out(static_cast<std::size_t>(level_count()));
-        for (Index l = 0; l < level_count(); ++l) {
-            LevelDiagnostics& d = out[static_cast<std::size_t>(l)];
-            d.level = l;
-            if (l == 0) {
-                d.size = f[0].size();
-                d.mean = f[0].mean();
-                d.variance = sample_variance(f[0], d.mean);
-                d.variance_fine = d.variance;
-            } else {
-                const Vector<double>& fine = f[static_cast<std::size_t>(2 * l - 1)];
-                const Vector<double>& coarse = f[static_cast<std::size_t>(2 * l)];
-                const Vector<double> difference = fine - coarse;
-                d.size = fine.size();
-                d.mean = difference.mean();
-                d.variance = sample_variance(difference, d.mean);
-                d.variance_fine = sample_variance(fine, fine.mean());
-                d.variance_coarse = sample_variance(coarse, coarse.mean());
-                if (d.size > 1 && d.variance_fine > 0 && d.variance_coarse > 0) {
-                    const double covariance =
-                        ((fine.array() - fine.mean()) * (coarse.array() - coarse.mean())).sum() /
-                        double(d.size - 1);
-                    d.correlation = covariance / std::sqrt(d.variance_fine * d.variance_coarse);
-                }
-            }
-            d.variance_of_mean = d.variance / double(d.size);
-        }
-        return out;
-    }
-
-    /// Permutes each level's pairs (one permutation per level, applied to both of its terms) for
-    /// level-stratified mini-batch epochs; deterministic in `seed`.
-    void shuffle(std::uint64_t seed) { m_terms.shuffle(seed); }
-
-private:
-    static double sample_variance(const Vector<double>& v, double mean) {
-        return v.size() > 1 ? (v.array() - mean).square().sum() / double(v.size() - 1) : 0.0;
-    }
-
-    Task m_task;
-    detail::TermSet<Estimator> m_terms;
 };
 
 }  // namespace mlsbi::losses

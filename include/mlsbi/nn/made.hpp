@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mlsbi/nn/detail/layer_stack.hpp"
 #include "mlsbi/nn/masked_dense.hpp"
 
 namespace mlsbi::nn {
@@ -99,13 +100,10 @@ class Made {
 public:
     using MatrixType = Matrix<Scalar>;
 
-    struct Workspace {
+    /// The stack's activations (detail::StackActivations: post, pre, output()) and each masked
+    /// layer's own buffers.
+    struct Workspace : detail::StackActivations<Scalar> {
         std::vector<typename MaskedDense<Scalar>::Workspace> layers;
-        std::vector<MatrixType> pre;   ///< pre-activations (kept only if the activation needs them)
-        std::vector<MatrixType> post;  ///< layer outputs after activation; the last is the output
-        MatrixType grad_a;
-        MatrixType grad_b;
-        [[nodiscard]] const MatrixType& output() const { return post.back(); }
     };
 
     Made() = default;
@@ -126,17 +124,12 @@ public:
     [[nodiscard]] Index context_dim() const { return m_shape.context_dim; }
     [[nodiscard]] Index output_dim() const { return m_shape.output_multiplier * m_shape.features; }
     [[nodiscard]] const std::vector<MaskedDense<Scalar>>& layers() const { return m_layers; }
-    [[nodiscard]] Index parameter_count() const {
-        Index n = 0;
-        for (const auto& l : m_layers) n += l.parameter_count();
-        return n;
-    }
+    [[nodiscard]] Index parameter_count() const { return detail::stack_parameter_count(m_layers); }
 
     /// PyTorch-default initialisation of every layer (masked entries zeroed); `output_scale`
     /// multiplies the bound of the final layer.
     void initialize(Scalar* params, RandomStream& rng, double output_scale = 1.0) const {
-        for (std::size_t i = 0; i < m_layers.size(); ++i)
-            m_layers[i].initialize(params, rng, i + 1 == m_layers.size() ? output_scale : 1.0);
+        detail::initialize_stack(m_layers, params, rng, output_scale);
     }
 
     /// Forward pass; x is D x n, c is context_dim x n (ignored if context_dim == 0). Returns
@@ -145,24 +138,12 @@ public:
                               const ConstMatrixRef<Scalar>& c, Workspace& ws) const {
         MLSBI_ASSERT(x.rows() == input_dim());
         MLSBI_ASSERT(context_dim() == 0 || (c.rows() == context_dim() && c.cols() == x.cols()));
-        const std::size_t depth = m_layers.size();
-        ws.layers.resize(depth);
-        ws.pre.resize(depth);
-        ws.post.resize(depth);
-        const bool keep_pre = !derivative_from_output(m_shape.activation);
-        for (std::size_t i = 0; i < depth; ++i) {
-            MatrixType& out = ws.post[i];
-            out.resize(m_layers[i].output_dim(), x.cols());
-            if (i == 0)
-                m_layers[i].forward(params, x, c, out, ws.layers[i]);
-            else
-                m_layers[i].forward(params, ws.post[i - 1], c, out, ws.layers[i]);
-            if (i + 1 < depth) {
-                if (keep_pre) ws.pre[i] = out;
-                apply_activation<Scalar>(m_shape.activation, out, out);
-            }
-        }
-        return ws.post.back();
+        ws.layers.resize(m_layers.size());
+        return detail::forward_stack<Scalar>(
+            m_layers, m_shape.activation, x, ws,
+            [&](std::size_t i, const auto& in, MatrixType& out) {
+                m_layers[i].forward(params, in, c, out, ws.layers[i]);
+            });
     }
 
     /// Backward of the last forward (same x, c) given G = dL/do: accumulates dL/dparams into
@@ -173,22 +154,14 @@ public:
                   const ConstMatrixRef<Scalar>& c, const ConstMatrixRef<Scalar>& grad_out,
                   Workspace& ws, Scalar* grad_params, MatrixType* grad_x,
                   MatrixType* grad_c) const {
-        const std::size_t depth = m_layers.size();
-        MLSBI_ASSERT(ws.post.size() == depth && grad_out.cols() == x.cols());
-        ws.grad_a = grad_out;
-        for (std::size_t i = depth; i-- > 0;) {
-            if (i + 1 < depth)
-                multiply_activation_derivative<Scalar>(m_shape.activation, ws.pre[i], ws.post[i],
-                                                       ws.grad_a);
-            if (i == 0) {
-                m_layers[0].backward(params, x, c, ws.grad_a, ws.layers[0], grad_params, grad_x,
-                                     grad_c);
-            } else {
-                m_layers[i].backward(params, ws.post[i - 1], c, ws.grad_a, ws.layers[i],
-                                     grad_params, &ws.grad_b, nullptr);
-                ws.grad_a.swap(ws.grad_b);
-            }
-        }
+        MLSBI_ASSERT(ws.post.size() == m_layers.size() && grad_out.cols() == x.cols());
+        // Only the first layer sees the context, so only it writes dL/dc.
+        detail::backward_stack<Scalar>(
+            m_layers.size(), m_shape.activation, x, grad_out, ws, grad_x,
+            [&](std::size_t i, const auto& in, const MatrixType& g, MatrixType* grad_in) {
+                m_layers[i].backward(params, in, c, g, ws.layers[i], grad_params, grad_in,
+                                     i == 0 ? grad_c : nullptr);
+            });
     }
 
     [[nodiscard]] std::string describe() const {

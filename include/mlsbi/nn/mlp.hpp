@@ -8,6 +8,7 @@
 
 #include "mlsbi/nn/activation.hpp"
 #include "mlsbi/nn/dense.hpp"
+#include "mlsbi/nn/detail/layer_stack.hpp"
 
 namespace mlsbi::nn {
 
@@ -47,15 +48,9 @@ class Mlp {
 public:
     using MatrixType = Matrix<Scalar>;
 
-    /// Buffers of one forward pass: `pre[i]` (before activation, only kept when the activation
-    /// needs it) and `post[i]` (layer i's output after activation; the last is the MLP output).
-    struct Workspace {
-        std::vector<MatrixType> pre;
-        std::vector<MatrixType> post;
-        MatrixType grad_a;
-        MatrixType grad_b;
-        [[nodiscard]] const MatrixType& output() const { return post.back(); }
-    };
+    /// Buffers of one forward pass (detail::StackActivations): `post[i]` is layer i's output
+    /// after the activation (the last is the MLP output), `pre[i]` before it when needed.
+    using Workspace = detail::StackActivations<Scalar>;
 
     Mlp() = default;
 
@@ -73,17 +68,12 @@ public:
     [[nodiscard]] Index input_dim() const { return m_shape.input_dim; }
     [[nodiscard]] Index output_dim() const { return m_shape.output_dim; }
     [[nodiscard]] const std::vector<Dense<Scalar>>& layers() const { return m_layers; }
-    [[nodiscard]] Index parameter_count() const {
-        Index n = 0;
-        for (const auto& l : m_layers) n += l.parameter_count();
-        return n;
-    }
+    [[nodiscard]] Index parameter_count() const { return detail::stack_parameter_count(m_layers); }
 
     /// Seeded initialisation; `output_scale` shrinks the last layer (0 makes it start at zero,
     /// useful to start a flow at the identity).
     void initialize(Scalar* params, RandomStream& rng, double output_scale = 1.0) const {
-        for (std::size_t i = 0; i < m_layers.size(); ++i)
-            m_layers[i].initialize(params, rng, i + 1 == m_layers.size() ? output_scale : 1.0);
+        detail::initialize_stack(m_layers, params, rng, output_scale);
     }
 
     /// Forward pass over a batch x (input_dim x n); the result is `ws.output()` (output_dim x n).
@@ -91,23 +81,11 @@ public:
                               Workspace& ws) const {
         require(x.rows() == m_shape.input_dim, "Mlp::forward: input has ", x.rows(),
                 " rows, expected ", m_shape.input_dim);
-        const std::size_t depth = m_layers.size();
-        ws.pre.resize(depth);
-        ws.post.resize(depth);
-        const bool keep_pre = !derivative_from_output(m_shape.activation);
-        for (std::size_t i = 0; i < depth; ++i) {
-            MatrixType& out = ws.post[i];
-            out.resize(m_layers[i].output_dim(), x.cols());
-            if (i == 0)
-                m_layers[i].forward(params, x, out);
-            else
-                m_layers[i].forward(params, ws.post[i - 1], out);
-            if (i + 1 < depth) {
-                if (keep_pre) ws.pre[i] = out;
-                apply_activation<Scalar>(m_shape.activation, out, out);
-            }
-        }
-        return ws.post.back();
+        return detail::forward_stack<Scalar>(
+            m_layers, m_shape.activation, x, ws,
+            [&](std::size_t i, const auto& in, MatrixType& out) {
+                m_layers[i].forward(params, in, out);
+            });
     }
 
     /// Backward of the last forward on `x` with upstream G = dL/dy: accumulates dL/dparams into
@@ -116,23 +94,12 @@ public:
     void backward(const Scalar* params, const ConstMatrixRef<Scalar>& x,
                   const ConstMatrixRef<Scalar>& grad_y, Workspace& ws, Scalar* grad_params,
                   MatrixType* grad_x) const {
-        const std::size_t depth = m_layers.size();
-        MLSBI_ASSERT(ws.post.size() == depth && grad_y.cols() == x.cols());
-        // grad_a holds dL/d(output of layer i) as we walk down; grad_b receives dL/d(input).
-        ws.grad_a = grad_y;
-        for (std::size_t i = depth; i-- > 0;) {
-            if (i + 1 < depth)
-                multiply_activation_derivative<Scalar>(m_shape.activation, ws.pre[i], ws.post[i],
-                                                       ws.grad_a);
-            const bool need_input_grad = i > 0 || grad_x != nullptr;
-            if (i == 0)
-                m_layers[i].backward(params, x, ws.grad_a, grad_params,
-                                     need_input_grad ? &ws.grad_b : nullptr);
-            else
-                m_layers[i].backward(params, ws.post[i - 1], ws.grad_a, grad_params, &ws.grad_b);
-            if (need_input_grad) ws.grad_a.swap(ws.grad_b);
-        }
-        if (grad_x != nullptr) *grad_x = ws.grad_a;
+        MLSBI_ASSERT(ws.post.size() == m_layers.size() && grad_y.cols() == x.cols());
+        detail::backward_stack<Scalar>(
+            m_layers.size(), m_shape.activation, x, grad_y, ws, grad_x,
+            [&](std::size_t i, const auto& in, const MatrixType& grad_out, MatrixType* grad_in) {
+                m_layers[i].backward(params, in, grad_out, grad_params, grad_in);
+            });
     }
 
 private:
