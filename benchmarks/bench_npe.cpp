@@ -110,8 +110,8 @@ void time_epochs(benchmark::State& state, Estimator& q, const simulators::Multil
 void BM_GnkNsf(benchmark::State& state) {
     using Flow = flows::NeuralSplineFlow<float>;
     flows::ConditionalEstimator<Flow> q(
-        Flow::Options{.input_dim = 4, .context_dim = 4, .transforms = 3, .bins = 3,
-                      .tail_bound = 3.0, .hidden = 32, .blocks = 2},
+        Flow::Options{.input_dim = 4, .context_dim = 4, .transforms = 3, .hidden = 32,
+                      .blocks = 2, .bins = 3, .tail_bound = 3.0},
         1);
     time_epochs(state, q, gnk_data());
 }
@@ -123,8 +123,8 @@ void BM_OuNsf(benchmark::State& state) {
     embedding.input_dim = 100, embedding.output_dim = 5, embedding.name = "path points";
     flows::ConditionalEstimator<Flow, Embedding> q(
         embedding,
-        Flow::Options{.input_dim = 3, .context_dim = 5, .transforms = 2, .bins = 2,
-                      .tail_bound = 2.0, .hidden = 10, .blocks = 1},
+        Flow::Options{.input_dim = 3, .context_dim = 5, .transforms = 2, .hidden = 10,
+                      .blocks = 1, .bins = 2, .tail_bound = 2.0},
         1);
     time_epochs(state, q, ou_data());
 }
@@ -132,8 +132,8 @@ void BM_OuNsf(benchmark::State& state) {
 void BM_CamelsNsf(benchmark::State& state) {
     using Flow = flows::ContextSplineFlow<float>;
     flows::ConditionalEstimator<Flow> q(
-        Flow::Options{.input_dim = 1, .context_dim = 39, .hidden = {30, 30}, .bins = 3,
-                      .tail_bound = 3.0, .transforms = 3, .activation = nn::Activation::relu},
+        Flow::Options{.input_dim = 1, .context_dim = 39, .transforms = 3, .hidden = {30, 30},
+                      .bins = 3, .tail_bound = 3.0, .activation = nn::Activation::relu},
         1);
     time_epochs(state, q, camels_shaped_data());
 }

@@ -73,10 +73,10 @@ template <typename Scalar>
 typename Flow<Scalar>::Options flow_options() {
     return {.input_dim = 1,
             .context_dim = kContext,
+            .transforms = 1,
             .hidden = {kHidden, kHidden},
             .bins = 10,
             .tail_bound = 7.0,
-            .transforms = 1,
             .activation = nn::Activation::relu};
 }
 

@@ -78,8 +78,8 @@ Config parse(int argc, char** argv) {
 Flow::Options flow_options() {
     // The paper's 1-D NSF (sbi for a scalar theta): 3 context-only rational-quadratic splines,
     // 3 bins, tail bound 3, each spline's 3K - 1 = 8 parameters from an MLP 39-30-30-8 (ReLU).
-    return Flow::Options{.input_dim = 1, .context_dim = 39, .hidden = {30, 30}, .bins = 3,
-                         .tail_bound = 3.0, .transforms = 3, .activation = nn::Activation::relu};
+    return Flow::Options{.input_dim = 1, .context_dim = 39, .transforms = 3, .hidden = {30, 30},
+                         .bins = 3, .tail_bound = 3.0, .activation = nn::Activation::relu};
 }
 
 struct MethodResult {

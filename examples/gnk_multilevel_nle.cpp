@@ -164,8 +164,8 @@ struct Row {
 
 Flow::Options flow_options() {
     // The paper: one spline transform, 10 bins, tail bound 7, MLP 4-50-50-29 with ReLU.
-    return Flow::Options{.input_dim = 1, .context_dim = 4, .hidden = {50, 50}, .bins = 10,
-                         .tail_bound = 7.0, .transforms = 1, .activation = nn::Activation::relu};
+    return Flow::Options{.input_dim = 1, .context_dim = 4, .transforms = 1, .hidden = {50, 50},
+                         .bins = 10, .tail_bound = 7.0, .activation = nn::Activation::relu};
 }
 
 }  // namespace

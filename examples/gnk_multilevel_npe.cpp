@@ -94,8 +94,8 @@ Config parse(int argc, char** argv) {
 }
 
 Flow::Options flow_options() {
-    return Flow::Options{.input_dim = 4, .context_dim = 4, .transforms = 3, .bins = 3,
-                         .tail_bound = 3.0, .hidden = 32, .blocks = 2};
+    return Flow::Options{.input_dim = 4, .context_dim = 4, .transforms = 3, .hidden = 32,
+                         .blocks = 2, .bins = 3, .tail_bound = 3.0};
 }
 
 struct Method {

@@ -120,8 +120,8 @@ Config parse(int argc, char** argv) {
 }
 
 Flow::Options flow_options(Index dim) {
-    return Flow::Options{.input_dim = dim, .context_dim = 5, .transforms = 2, .bins = 2,
-                         .tail_bound = 2.0, .hidden = 10, .blocks = 1};
+    return Flow::Options{.input_dim = dim, .context_dim = 5, .transforms = 2, .hidden = 10,
+                         .blocks = 1, .bins = 2, .tail_bound = 2.0};
 }
 Embedding::Options embedding_options() {
     Embedding::Options e;

@@ -76,8 +76,8 @@ TEMPLATE_TEST_CASE("ContextSplineFlow matches the PyTorch NSF1D reference", "[fl
 
 TEST_CASE("ContextSplineFlow agrees with a plain MLP + spline re-implementation", "[flows][nsf1d]") {
     for (Index transforms : {Index(1), Index(3)}) {
-        Built<double> b({.context_dim = 3, .hidden = {7, 6}, .bins = 5, .tail_bound = 2.0,
-                         .transforms = transforms, .activation = nn::Activation::tanh},
+        Built<double> b({.context_dim = 3, .transforms = transforms, .hidden = {7, 6}, .bins = 5,
+                         .tail_bound = 2.0, .activation = nn::Activation::tanh},
                         4);
         RandomStream rng(8);
         const Index n = 600;  // two chunks
@@ -119,13 +119,13 @@ TEMPLATE_TEST_CASE("ContextSplineFlow backward matches finite differences", "[fl
                 INFO("activation " << nn::to_string(act) << ", transforms " << transforms
                                    << ", n " << n);
                 const typename ContextSplineFlow<Scalar>::Options o{
-                    .context_dim = 3, .hidden = {8, 8}, .bins = 4, .tail_bound = 2.5,
-                    .transforms = transforms, .activation = act};
+                    .context_dim = 3, .transforms = transforms, .hidden = {8, 8}, .bins = 4,
+                    .tail_bound = 2.5, .activation = act};
                 Built<Scalar> b(o, static_cast<std::uint64_t>(n + 10 * transforms));
                 ParameterLayout twin_layout;
                 const ContextSplineFlow<double> twin(
-                    twin_layout, {.context_dim = 3, .hidden = {8, 8}, .bins = 4, .tail_bound = 2.5,
-                                  .transforms = transforms, .activation = act});
+                    twin_layout, {.context_dim = 3, .transforms = transforms, .hidden = {8, 8}, .bins = 4,
+                                  .tail_bound = 2.5, .activation = act});
                 RandomStream rng(31);
                 Matrix<Scalar> y = random_matrix<Scalar>(1, n, rng, -2.3, 2.3);
                 if (n > 1) {
@@ -172,7 +172,7 @@ TEST_CASE("ContextSplineFlow backward over several chunks equals the sum of its 
 }
 
 TEST_CASE("ContextSplineFlow inverse_transform undoes transform to 1e-6", "[flows][nsf1d]") {
-    Built<double> b({.context_dim = 2, .bins = 8, .tail_bound = 3.0, .transforms = 3}, 5);
+    Built<double> b({.context_dim = 2, .transforms = 3, .bins = 8, .tail_bound = 3.0}, 5);
     RandomStream rng(4);
     const Index n = 700;
     const Matrix<double> y = random_matrix<double>(1, n, rng, -5, 5);
@@ -195,8 +195,8 @@ TEST_CASE("ContextSplineFlow inverse_transform undoes transform to 1e-6", "[flow
 TEMPLATE_TEST_CASE("ContextSplineFlow integrates to one", "[flows][nsf1d]", float, double) {
     using Scalar = TestType;
     // Larger initial weights than the default make the density visibly non-Gaussian.
-    Built<Scalar> b({.context_dim = 2, .hidden = {16, 16}, .bins = 10, .tail_bound = 3.0,
-                     .transforms = 2});
+    Built<Scalar> b({.context_dim = 2, .transforms = 2, .hidden = {16, 16}, .bins = 10,
+                     .tail_bound = 3.0});
     b.params *= Scalar(3);
     const Index grid = 40001;  // Simpson on [-13, 13]; outside, q is N(0, 1)-like tails
     const double lo = -13, hi = 13, h = (hi - lo) / static_cast<double>(grid - 1);

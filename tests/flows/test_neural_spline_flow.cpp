@@ -69,13 +69,13 @@ TEMPLATE_TEST_CASE("NeuralSplineFlow backward matches finite differences", "[flo
         for (Index n : {Index(1), Index(6)}) {
             INFO("d = " << d << ", n = " << n);
             const typename NeuralSplineFlow<Scalar>::Options o{
-                .input_dim = d, .context_dim = 2, .transforms = 2, .bins = 4, .tail_bound = 2.0,
-                .hidden = 8, .blocks = 1, .activation = nn::Activation::tanh};
+                .input_dim = d, .context_dim = 2, .transforms = 2, .hidden = 8, .blocks = 1,
+                .bins = 4, .tail_bound = 2.0, .activation = nn::Activation::tanh};
             BuiltNsf<Scalar> b(o, static_cast<std::uint64_t>(d * 10 + n), 0.3);
             ParameterLayout twin_layout;
             const NeuralSplineFlow<double> twin(
-                twin_layout, {.input_dim = d, .context_dim = 2, .transforms = 2, .bins = 4,
-                              .tail_bound = 2.0, .hidden = 8, .blocks = 1,
+                twin_layout, {.input_dim = d, .context_dim = 2, .transforms = 2, .hidden = 8,
+                              .blocks = 1, .bins = 4, .tail_bound = 2.0,
                               .activation = nn::Activation::tanh});
             RandomStream rng(static_cast<std::uint64_t>(d + 7 * n));
             Matrix<Scalar> y = random_matrix<Scalar>(d, n, rng, -1.5, 1.5);
@@ -97,8 +97,8 @@ TEMPLATE_TEST_CASE("NeuralSplineFlow backward matches finite differences", "[flo
 
 TEST_CASE("NeuralSplineFlow inverts to 1e-6 and its log-determinant is the Jacobian's",
           "[flows][nsf]") {
-    BuiltNsf<double> b({.input_dim = 4, .context_dim = 3, .transforms = 3, .bins = 5,
-                        .tail_bound = 3.0, .hidden = 16, .blocks = 2},
+    BuiltNsf<double> b({.input_dim = 4, .context_dim = 3, .transforms = 3, .hidden = 16,
+                        .blocks = 2, .bins = 5, .tail_bound = 3.0},
                        11, 0.3);
     RandomStream rng(12);
     const Index n = 300;
@@ -135,8 +135,8 @@ TEST_CASE("NeuralSplineFlow inverts to 1e-6 and its log-determinant is the Jacob
 }
 
 TEST_CASE("A 2-D NeuralSplineFlow integrates to one on a grid", "[flows][nsf]") {
-    BuiltNsf<double> b({.input_dim = 2, .context_dim = 1, .transforms = 3, .bins = 6,
-                        .tail_bound = 2.5, .hidden = 16, .blocks = 1},
+    BuiltNsf<double> b({.input_dim = 2, .context_dim = 1, .transforms = 3, .hidden = 16,
+                        .blocks = 1, .bins = 6, .tail_bound = 2.5},
                        21, 0.2);
     const Index m = 241;  // Simpson in each direction on [-10, 10]^2
     const double lo = -10, h = 20.0 / static_cast<double>(m - 1);
@@ -161,8 +161,8 @@ TEST_CASE("A 2-D NeuralSplineFlow integrates to one on a grid", "[flows][nsf]") 
 }
 
 TEST_CASE("NeuralSplineFlow samples are reproducible and follow q", "[flows][nsf]") {
-    BuiltNsf<double> b({.input_dim = 2, .context_dim = 1, .transforms = 2, .bins = 4,
-                        .tail_bound = 2.5, .hidden = 12, .blocks = 1},
+    BuiltNsf<double> b({.input_dim = 2, .context_dim = 1, .transforms = 2, .hidden = 12,
+                        .blocks = 1, .bins = 4, .tail_bound = 2.5},
                        31, 0.2);
     const Index n = 20000;
     const Matrix<double> c = Matrix<double>::Constant(1, n, 0.3);
@@ -196,8 +196,8 @@ TEST_CASE("NeuralSplineFlow fits a 2-D conditional banana", "[flows][nsf][fit][s
     // y2' = (y2 - 0.6) / 1.2 (a fixed affine standardisation, Jacobian added back). Compare the
     // held-out mean NLL with the true conditional NLL of the same draws.
     using Scalar = float;
-    BuiltNsf<Scalar> b({.input_dim = 2, .context_dim = 1, .transforms = 4, .bins = 8,
-                        .tail_bound = 3.0, .hidden = 32, .blocks = 2},
+    BuiltNsf<Scalar> b({.input_dim = 2, .context_dim = 1, .transforms = 4, .hidden = 32,
+                        .blocks = 2, .bins = 8, .tail_bound = 3.0},
                        41);
     RandomStream rng(77);
     const double shift = 0.6, scale = 1.2;

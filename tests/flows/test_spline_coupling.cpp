@@ -48,8 +48,8 @@ TEST_CASE("SplineCoupling uses nflows' alternating masks", "[flows][coupling]") 
 }
 
 TEST_CASE("SplineCoupling agrees with its conditioner and a plain spline", "[flows][coupling]") {
-    const SplineCouplingOptions o{.input_dim = 3, .context_dim = 2, .even = true, .bins = 5,
-                                  .tail_bound = 2.0, .hidden = 12, .blocks = 1};
+    const SplineCouplingOptions o{.input_dim = 3, .context_dim = 2, .even = true, .hidden = 12,
+                                  .blocks = 1, .bins = 5, .tail_bound = 2.0};
     BuiltCoupling<double> b(o, 3, 2.0);
     RandomStream rng(4);
     const Index n = 50;
@@ -80,8 +80,8 @@ TEST_CASE("SplineCoupling agrees with its conditioner and a plain spline", "[flo
 TEST_CASE("SplineCoupling log-determinant equals log|det| of the Jacobian; inverse to 1e-6",
           "[flows][coupling]") {
     for (bool even : {true, false}) {
-        const SplineCouplingOptions o{.input_dim = 4, .context_dim = 3, .even = even, .bins = 6,
-                                      .tail_bound = 2.5, .hidden = 10, .blocks = 2};
+        const SplineCouplingOptions o{.input_dim = 4, .context_dim = 3, .even = even, .hidden = 10,
+                                      .blocks = 2, .bins = 6, .tail_bound = 2.5};
         BuiltCoupling<double> b(o, even ? 5 : 6, 2.0);
         RandomStream rng(7);
         const Index n = 40;
@@ -121,7 +121,7 @@ TEMPLATE_TEST_CASE("SplineCoupling backward matches finite differences", "[flows
         for (bool even : {true, false}) {
             INFO("n = " << n << ", even = " << even);
             const SplineCouplingOptions o{.input_dim = 3, .context_dim = 2, .even = even,
-                                          .bins = 4, .tail_bound = 2.0, .hidden = 8, .blocks = 1,
+                                          .hidden = 8, .blocks = 1, .bins = 4, .tail_bound = 2.0,
                                           .activation = nn::Activation::tanh};
             BuiltCoupling<Scalar> b(o, 9 + n, 1.5);
             ParameterLayout twin_layout;

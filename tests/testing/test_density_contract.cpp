@@ -82,9 +82,9 @@ TEMPLATE_TEST_CASE("The library's densities satisfy the ConditionalDensity contr
             testing::check_density_contract<flows::NeuralSplineFlow<TestType>>({.input_dim = 2,
                                                                                 .context_dim = 2,
                                                                                 .transforms = 2,
-                                                                                .bins = 4,
                                                                                 .hidden = 6,
-                                                                                .blocks = 1});
+                                                                                .blocks = 1,
+                                                                                .bins = 4});
         INFO(r.report());
         CHECK(r.passed());
     }

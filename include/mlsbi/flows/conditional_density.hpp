@@ -19,6 +19,9 @@ namespace mlsbi::flows {
 /// parameter ownership and saving):
 /// - `D(ParameterLayout&, const typename D::Options&)` reserves its parameters; `Options` is an
 ///   aggregate with `validate()` and fields `input_dim` (dimension of y) and `context_dim`.
+///   The bundled flows list their fields in one order (input_dim, context_dim, transforms or
+///   components, hidden, blocks, bins, tail_bound, activation, then their own), so a designated
+///   initialiser written for one flow compiles for another that has those fields.
 /// - `initialize(params, rng)` writes a seeded initial value of its blocks.
 /// - `log_prob(params, y, c, out, ws)`: y is input_dim x n, c is context_dim x n, out (n) gets
 ///   log q(y_i | c_i). It records in the Workspace what backward needs.

@@ -60,10 +60,10 @@ public:
     struct Options {
         Index input_dim = 1;                ///< dimension of y; must be 1 (else NeuralSplineFlow)
         Index context_dim = 1;              ///< dimension of c, >= 1
+        Index transforms = 1;               ///< stacked context-only splines, >= 1
         std::vector<Index> hidden{50, 50};  ///< hidden sizes of each transform's MLP
         Index bins = 10;                    ///< K, bins per spline, in [1, 64]
         double tail_bound = 7.0;            ///< B: splines act on [-B, B] (standardised y)
-        Index transforms = 1;               ///< stacked context-only splines, >= 1
         nn::Activation activation = nn::Activation::relu;  ///< hidden activation
 
         /// \throws std::invalid_argument naming the first invalid field.

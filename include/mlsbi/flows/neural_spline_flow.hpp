@@ -52,10 +52,10 @@ public:
         Index input_dim = 2;      ///< D, dimension of y, >= 2 (1: use ContextSplineFlow)
         Index context_dim = 1;    ///< dimension of c, >= 1
         Index transforms = 3;     ///< coupling transforms (each followed by an LU layer), >= 1
-        Index bins = 3;           ///< K, bins per spline, in [1, 64] (sbi's default is 10)
-        double tail_bound = 3.0;  ///< B: splines act on [-B, B]
         Index hidden = 32;        ///< residual-net width
         Index blocks = 2;         ///< residual blocks per conditioner
+        Index bins = 3;           ///< K, bins per spline, in [1, 64] (sbi's default is 10)
+        double tail_bound = 3.0;  ///< B: splines act on [-B, B]
         nn::Activation activation = nn::Activation::relu;
 
         /// \throws std::invalid_argument naming the first invalid field.
@@ -92,10 +92,10 @@ public:
             m_couplings.emplace_back(layout, SplineCouplingOptions{.input_dim = options.input_dim,
                                                                    .context_dim = options.context_dim,
                                                                    .even = t % 2 == 0,
-                                                                   .bins = options.bins,
-                                                                   .tail_bound = options.tail_bound,
                                                                    .hidden = options.hidden,
                                                                    .blocks = options.blocks,
+                                                                   .bins = options.bins,
+                                                                   .tail_bound = options.tail_bound,
                                                                    .activation = options.activation});
             m_linears.emplace_back(layout, options.input_dim);
         }

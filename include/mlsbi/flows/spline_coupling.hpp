@@ -20,10 +20,10 @@ struct SplineCouplingOptions {
     Index context_dim = 1;   ///< >= 0 (0: unconditional)
     bool even = true;        ///< nflows' alternating mask: transform features 0, 2, ... if true,
                              ///< 1, 3, ... if false; the others pass through and condition
-    Index bins = 10;         ///< K, in [1, 64]
-    double tail_bound = 3.0; ///< B > 0
     Index hidden = 32;       ///< conditioner width
     Index blocks = 2;        ///< conditioner residual blocks
+    Index bins = 10;         ///< K, in [1, 64]
+    double tail_bound = 3.0; ///< B > 0
     nn::Activation activation = nn::Activation::relu;
 
     /// \throws std::invalid_argument naming the first invalid field.
