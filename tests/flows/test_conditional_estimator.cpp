@@ -148,3 +148,26 @@ TEST_CASE("ConditionalEstimator sampling is seeded per column and matches the st
     const double mean = a.mean();
     CHECK(std::abs(mean - est.input_standardizer().mean()(0)) < 5 * est.input_standardizer().scale()(0) / std::sqrt(4000.0) + 0.5 * est.input_standardizer().scale()(0));
 }
+
+TEST_CASE("A float estimator takes double data at its boundary, converted once", "[flows][estimator]") {
+    using Density = flows::DiagonalGaussian<float>;
+    const Density::Options options{.input_dim = 2, .context_dim = 3, .hidden = {8}};
+    flows::ConditionalEstimator<Density> from_double(options, 5);
+    flows::ConditionalEstimator<Density> from_float(options, 5);
+    const Matrix<double> y = random_matrix<double>(2, 50, 21, -3, 5);
+    const Matrix<double> c = random_matrix<double>(3, 50, 22, -1, 2);
+    from_double.fit_standardization(y, c);
+    from_float.fit_standardization(Matrix<float>(y.cast<float>()), Matrix<float>(c.cast<float>()));
+    CHECK(from_double.input_standardizer().mean() == from_float.input_standardizer().mean());
+    CHECK(from_double.context_standardizer().scale() == from_float.context_standardizer().scale());
+
+    const Vector<double> lp = from_double.log_prob(y, c);
+    const Vector<float> lp_float =
+        from_float.log_prob(Matrix<float>(y.cast<float>()), Matrix<float>(c.cast<float>()));
+    REQUIRE(lp.size() == 50);
+    CHECK(lp == lp_float.cast<double>());
+
+    const Matrix<double> draws = from_double.sample(c, 9);
+    const Matrix<float> draws_float = from_float.sample(Matrix<float>(c.cast<float>()), 9);
+    CHECK(draws == draws_float.cast<double>());
+}

@@ -144,6 +144,13 @@ public:
         }
     }
 
+    void fit_standardization(const ConstMatrixRef<double>& y, const ConstMatrixRef<double>& c)
+    requires(!std::is_same_v<Scalar, double>)
+    {  // double data at a float estimator's boundary, converted once
+        fit_standardization(MatrixType(y.template cast<Scalar>()),
+                            MatrixType(c.template cast<Scalar>()));
+    }
+
     /// out_i = log q(y_i | c_i) in the user's units. \throws std::invalid_argument on shapes.
     void log_prob(const ConstMatrixRef<Scalar>& y, const ConstMatrixRef<Scalar>& c,
                   VectorRef<Scalar> out, Workspace& ws) const {
@@ -164,6 +171,16 @@ public:
         Vector<Scalar> out(y.cols());
         log_prob(y, c, out, ws);
         return out;
+    }
+
+    /// Double data at the boundary of a float estimator: converted once here, evaluated in
+    /// float, returned as double (datasets and observations stay double in user code).
+    [[nodiscard]] Vector<double> log_prob(const ConstMatrixRef<double>& y,
+                                          const ConstMatrixRef<double>& c) const
+    requires(!std::is_same_v<Scalar, double>)
+    {
+        return log_prob(MatrixType(y.template cast<Scalar>()), MatrixType(c.template cast<Scalar>()))
+            .template cast<double>();
     }
 
     /// Returns S = sum_i w_i log q(y_i | c_i) and ADDS dS/dparameters to `grad` (size
@@ -241,6 +258,14 @@ public:
         MatrixType out(input_dim(), c.cols());
         sample(c, seed, out);
         return out;
+    }
+
+    /// Double contexts at the boundary of a float estimator: converted once, draws returned as
+    /// double (the same draws as the float overload, widened).
+    [[nodiscard]] Matrix<double> sample(const ConstMatrixRef<double>& c, std::uint64_t seed) const
+    requires(!std::is_same_v<Scalar, double>)
+    {
+        return sample(MatrixType(c.template cast<Scalar>()), seed).template cast<double>();
     }
 
     /// One-line architecture description (saved with the weights and checked on load).
