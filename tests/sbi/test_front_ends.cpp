@@ -114,6 +114,34 @@ TEST_CASE("simulate appends fresh seed-matched samples; mismatches are rejected"
                     std::invalid_argument);
 }
 
+TEST_CASE("A budget lets the planner choose the samples per level", "[sbi][allocation]") {
+    // Nominal costs 1 and 10: the planner works in these units, so the test is deterministic.
+    const auto costly = simulators::MultilevelSimulator(simulators::make_level(2, shifted<0>, 1.0),
+                                                        simulators::make_level(2, shifted<1>, 10.0));
+    training::PlanningOptions planning;
+    planning.pilot.samples_per_level = 16;
+    planning.pilot.training.max_epochs = 20;
+    const double budget = 2000;
+    auto npe = sbi::make_npe<Gaussian>(prior, small(4));
+    npe.simulate(costly, budget, planning);
+    const training::Plan& plan = npe.plan();
+    REQUIRE(npe.level_count() == plan.levels.size());
+    for (std::size_t l = 0; l < plan.levels.size(); ++l)
+        CHECK(npe.data().levels[l].size() == plan.levels[l].samples);
+    CHECK(plan.total_cost <= budget);
+    CHECK_FALSE(plan.reasons.empty());
+    // The same master seed plans and simulates the same run.
+    auto again = sbi::make_npe<Gaussian>(prior, small(4));
+    again.simulate(costly, budget, planning);
+    CHECK(again.data().levels.back().x_fine == npe.data().levels.back().x_fine);
+    // A plan is for a fresh run, and the pilot's seed belongs to the front end.
+    CHECK_THROWS_AS(npe.simulate(costly, budget, planning), std::logic_error);
+    auto seeded = sbi::make_npe<Gaussian>(prior, small(4));
+    planning.pilot.seed = 3;
+    CHECK_THROWS_AS(seeded.simulate(costly, budget, planning), std::invalid_argument);
+    CHECK_THROWS_AS(seeded.plan(), std::logic_error);
+}
+
 TEST_CASE("Single-level data train with the early-stopped MC recipe", "[sbi]") {
     RandomStream rng(9);
     Matrix<double> theta(1, 200), x(2, 200);

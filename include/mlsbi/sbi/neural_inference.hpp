@@ -19,7 +19,9 @@
 #include "mlsbi/sbi/seeds.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
+#include "mlsbi/training/allocation.hpp"
 #include "mlsbi/training/baselines.hpp"
+#include "mlsbi/training/pilot.hpp"
 
 namespace mlsbi::sbi {
 
@@ -76,8 +78,7 @@ public:
 
     /// Simulates n_l seed-matched samples at every level l (theta ~ prior) and appends them to
     /// the data. Round r of simulate() uses derive_seed(simulation seed, r), so repeated calls
-    /// add fresh samples. (Seam: once the allocation planner lands, an overload taking a cost
-    /// budget will choose n_0..n_L from pilot runs; today the sizes are explicit.)
+    /// add fresh samples. To let the planner choose n_0..n_L, give a budget instead (below).
     /// \throws std::invalid_argument on a level count that differs from the data's, or as
     ///         simulators::generate_multilevel_dataset; SimulationError from the simulator.
     template <simulators::MultilevelModel Simulator>
@@ -92,6 +93,51 @@ public:
                "simulate");
         ++m_rounds;
         return *this;
+    }
+
+    /// Simulates for a total cost budget B, pilot included, in the simulator's cost units (the
+    /// levels' nominal_cost() when every level declares one, else measured wall seconds):
+    /// training::plan_and_generate runs a pilot at every level, plans n_l (Giles' rule, with its
+    /// rules for dropping a level that does not pay), and the planned dataset becomes the data.
+    /// The plan, with one line of reasons per decision, is in plan(). When it keeps one level
+    /// the data are single-level and train() runs the MC recipe. The pilot's seed (which the
+    /// dataset shares) derives from the simulation seed, and its estimator has this front end's
+    /// architecture.
+    /// \throws std::logic_error if there are data already (a plan is for a fresh run);
+    ///         std::invalid_argument if planning.pilot.seed is set, or as
+    ///         training::plan_and_generate.
+    template <simulators::MultilevelModel Simulator>
+    NeuralInference& simulate(const Simulator& simulator, double budget,
+                              training::PlanningOptions planning = {}) {
+        if (!m_data.levels.empty())
+            throw std::logic_error(
+                "NeuralInference::simulate(budget): there are simulations already; a budget "
+                "plans a fresh run (give explicit samples_per_level to add more)");
+        require(planning.pilot.seed == 0,
+                "NeuralInference::simulate(budget): PlanningOptions::pilot.seed is set by the "
+                "front end (from its simulation seed); override sbi::Options::simulation_seed "
+                "instead");
+        planning.pilot.seed = derive_seed(m_options.seeds().simulation_seed(), m_rounds);
+        planning.generation.non_finite = m_options.non_finite;
+        planning.generation.threads = m_options.threads;
+        if (planning.pilot.threads == 0) planning.pilot.threads = m_options.threads;
+        const Index theta_dim = m_prior.dim();
+        const Index x_dim = simulator.output_dim(Simulator::levels - 1);
+        const Estimator pilot_estimator = make_estimator(theta_dim, x_dim);
+        training::PlannedDataset planned = training::plan_and_generate(
+            simulator, m_prior, pilot_estimator, task, budget, planning);
+        append(planned.dataset, "simulate");
+        m_plan = std::move(planned.plan);
+        ++m_rounds;
+        return *this;
+    }
+
+    /// The plan of simulate(simulator, budget). \throws std::logic_error if none was made.
+    [[nodiscard]] const training::Plan& plan() const {
+        if (!m_plan)
+            throw std::logic_error(
+                "NeuralInference::plan: no budget was planned (simulate with a budget)");
+        return *m_plan;
     }
 
     /// Appends single-level simulations made elsewhere: theta p x n, x d x n (one per column).
@@ -235,15 +281,17 @@ private:
         if (m_data.levels.empty())
             throw std::logic_error(
                 "NeuralInference::train: no simulations (call simulate or append_simulations)");
-        if (!m_estimator) {
-            typename Density::Options density = m_options.density;
-            const Index theta_dim = m_data.levels.front().theta.rows();
-            const Index x_dim = m_data.levels.front().x_fine.rows();
-            density.input_dim = task == losses::Task::nle ? x_dim : theta_dim;
-            density.context_dim = task == losses::Task::nle ? theta_dim : x_dim;
-            m_estimator = std::make_unique<Estimator>(density, m_options.seeds().network_seed());
-        }
+        if (!m_estimator)
+            m_estimator = std::make_unique<Estimator>(make_estimator(
+                m_data.levels.front().theta.rows(), m_data.levels.front().x_fine.rows()));
         return *m_estimator;
+    }
+
+    [[nodiscard]] Estimator make_estimator(Index theta_dim, Index x_dim) const {
+        typename Density::Options density = m_options.density;
+        density.input_dim = task == losses::Task::nle ? x_dim : theta_dim;
+        density.context_dim = task == losses::Task::nle ? theta_dim : x_dim;
+        return Estimator(density, m_options.seeds().network_seed());
     }
 
     P m_prior;
@@ -252,6 +300,7 @@ private:
     std::uint64_t m_rounds = 0;
     std::unique_ptr<Estimator> m_estimator;
     std::optional<training::TrainingSummary> m_summary;
+    std::optional<training::Plan> m_plan;
 };
 
 }  // namespace mlsbi::sbi
