@@ -2,8 +2,15 @@
 // Tests for io/npy.hpp: hand-written .npy bytes (v1.0/v2.0, <f8/<f4, C/Fortran order, 1-D/2-D),
 // layout (an (n, d) file becomes d x n), round trip with write_npy, clear errors, and the
 // distrust of every header field (overflowing shapes, sizes beyond the file, trailing bytes,
-// zero-size arrays, corrupted header lengths). The CAMELS files are read by camels_npy.cpp.
+// zero-size arrays, corrupted header lengths), and atomic writes. The CAMELS files are read by
+// camels_npy.cpp. MLSBI_OWN_TU: it replaces the global operator new, so it is built on its own
+// (never in a module's unity translation unit).
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -257,4 +264,43 @@ TEST_CASE("read_npy: a corrupted header is detected", "[io][npy]") {
         CHECK_THROWS_WITH(read_bytes_as_npy("minor", minor),
                           Catch::Contains("unsupported .npy version 1.1"));
     }
+}
+
+TEST_CASE("write_npy replaces a file atomically or not at all", "[io][npy]") {
+    const auto dir = io_test::scratch_dir("npy_atomic");
+    const std::string path = (dir / "x.npy").string();
+    const Matrix<double> small = Matrix<double>::Constant(2, 3, 1.5);
+    io::write_npy(path, small);
+    const std::string previous = io_test::read_bytes(path);
+    // A file-size limit of 512 bytes makes the write of 64 x 64 doubles fail with EFBIG, as a
+    // full disk would; the previous file must stay byte-identical and no temporary may remain.
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);
+        const rlimit limit{512, 512};
+        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(3);
+        int code = 1;  // returned normally: the write was not checked
+        try {
+            io::write_npy(path, Matrix<double>::Ones(64, 64));
+        } catch (const io::FileError&) {
+            code = 0;
+        } catch (...) {
+            code = 2;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(io_test::read_bytes(path) == previous);
+    std::size_t entries = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
+    CHECK(entries == 1);
+    CHECK(io::read_npy_matrix(path) == small);
+    // A folder in the way is refused with the documented type.
+    std::filesystem::create_directory(dir / "folder");
+    CHECK_THROWS_AS(io::write_npy((dir / "folder").string(), small), io::FileError);
+    std::filesystem::remove_all(dir);
 }

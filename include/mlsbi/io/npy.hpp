@@ -26,6 +26,7 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/io/detail/atomic_file.hpp"
 #include "mlsbi/io/file_error.hpp"
 
 namespace mlsbi::io {
@@ -312,8 +313,10 @@ private:
 }
 
 /// Writes a d x n batch as a version 1.0 '<f8' C-order .npy file of shape (n, d), the inverse of
-/// read_npy_matrix (NumPy sees one sample per row).
-/// \throws std::runtime_error if the file cannot be written.
+/// read_npy_matrix (NumPy sees one sample per row). The file is replaced atomically: a reader,
+/// or a crash mid-write, sees the previous file or the complete new one, never a torn one.
+/// \throws FileError (naming the path and the system's reason) if the file cannot be written;
+///         the previous file, if any, is then untouched.
 inline void write_npy(const std::string& path, const ConstMatrixRef<double>& samples) {
     // std::to_string: a user's global locale with digit grouping must not reach the header.
     std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
@@ -323,21 +326,23 @@ inline void write_npy(const std::string& path, const ConstMatrixRef<double>& sam
     const std::size_t total = 10 + header.size() + 1;
     header.append((64 - total % 64) % 64, ' ');
     header.push_back('\n');
-    std::ofstream out(path, std::ios::binary);
-    if (!out) throw std::runtime_error("write_npy: cannot open " + path + " for writing");
-    out.write("\x93NUMPY\x01\x00", 8);
+    std::string bytes("\x93NUMPY\x01\x00", 8);
     const auto length = static_cast<std::uint16_t>(header.size());
-    const char length_bytes[2] = {static_cast<char>(length & 0xff), static_cast<char>(length >> 8)};
-    out.write(length_bytes, 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    // Column-major d x n is C-order (n, d): write column by column.
+    bytes.push_back(static_cast<char>(length & 0xff));
+    bytes.push_back(static_cast<char>(length >> 8));
+    bytes += header;
+    const std::size_t data_start = bytes.size();
+    bytes.resize(data_start + static_cast<std::size_t>(samples.size()) * sizeof(double));
+    // Column-major d x n is C-order (n, d): column by column. (Little-endian hosts only, as the
+    // reader: '<f8' is the host's layout there.)
+    char* cursor = bytes.data() + data_start;
     for (Index i = 0; i < samples.cols(); ++i)
         for (Index j = 0; j < samples.rows(); ++j) {
             const double value = samples(j, i);
-            out.write(reinterpret_cast<const char*>(&value), sizeof(double));
+            std::memcpy(cursor, &value, sizeof(double));
+            cursor += sizeof(double);
         }
-    out.close();  // flushes: a full disk shows only here
-    if (!out) throw std::runtime_error("write_npy: failed writing " + path);
+    detail::write_file_atomically(path, bytes, "write_npy");
 }
 
 }  // namespace mlsbi::io
