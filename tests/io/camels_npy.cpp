@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Reads the optional CAMELS power spectra (../shared/data/camels, or $MLSBI_SHARED_DATA_DIR/camels)
-// into a seed-matched dataset. Its own main: when the data are absent the test WARNs and the
+// into a seed-matched dataset. When the data are absent the test WARNs and requests a skip: the
 // process exits with skip_exit_code, which tests/CMakeLists.txt registers as ctest's
-// SKIP_RETURN_CODE, so the run shows "Skipped" instead of passing silently (Catch2 v2 has no
-// SKIP).
-#define CATCH_CONFIG_RUNNER
+// SKIP_RETURN_CODE, so the run shows "Skipped" instead of passing silently.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -14,12 +12,11 @@
 
 #include "mlsbi/io/npy.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "test_skip.hpp"
 
 using namespace mlsbi;
 
 namespace {
-
-constexpr int skip_exit_code = 77;
 
 std::filesystem::path camels_dir() {
     const char* override_dir = std::getenv("MLSBI_SHARED_DATA_DIR");
@@ -37,7 +34,8 @@ TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)"
     const std::filesystem::path dir = camels_dir();
     if (!camels_present()) {
         WARN("CAMELS data not found under " << dir.string() << "; skipped (exit code "
-                                            << skip_exit_code << ", ctest: Skipped)");
+                                            << mlsbi_tests::skip_exit_code << ", ctest: Skipped)");
+        mlsbi_tests::request_skip();
         return;
     }
     const Matrix<double> high = io::read_npy_matrix((dir / "x_high.npy").string());
@@ -62,9 +60,4 @@ TEST_CASE("CAMELS power spectra load into a seed-matched dataset (when present)"
     const simulators::MultilevelDataset data = simulators::dataset_from_arrays(std::move(levels));
     CHECK(data.levels[0].size() == 980);
     CHECK(data.levels[1].size() == 20);
-}
-
-int main(int argc, char** argv) {
-    const int failures = Catch::Session().run(argc, argv);
-    return failures == 0 && !camels_present() ? skip_exit_code : failures;
 }
