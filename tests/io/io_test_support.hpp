@@ -3,8 +3,11 @@
 // (re-sealed version 2, version 1 as the old writer produced it, .npy bytes with any header).
 #pragma once
 
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -31,6 +34,34 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
 inline std::string read_bytes(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `write` in a forked child whose files may not grow past `limit` bytes (SIGXFSZ ignored, so
+// a write fails with EFBIG, as on a full disk). Returns the child's exit code: 0 when `write`
+// threw io::FileError with `expected` in its message, 1 when it returned normally, 2 for another
+// exception, 4 for a FileError without `expected`, 3 when the limit could not be set, and -1
+// when the child did not exit normally.
+template <class Write>
+int exit_code_under_file_size_limit(rlim_t limit, const std::string& expected, Write&& write) {
+    const pid_t child = ::fork();
+    if (child < 0) return -1;
+    if (child == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);
+        const rlimit cap{limit, limit};
+        if (::setrlimit(RLIMIT_FSIZE, &cap) != 0) ::_exit(3);
+        int code = 1;  // returned normally: the failure went unnoticed
+        try {
+            write();
+        } catch (const io::FileError& e) {
+            code = std::string(e.what()).find(expected) != std::string::npos ? 0 : 4;
+        } catch (...) {
+            code = 2;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
 }
 
 inline void write_bytes(const std::filesystem::path& path, const std::string& bytes) {

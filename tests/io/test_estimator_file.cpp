@@ -2,13 +2,8 @@
 // Tests for io/estimator_file.hpp: exact round trip, float<->double, clear errors on mismatch;
 // format version 2 (checksum), version-1 files, finiteness, sizes checked before allocation,
 // atomic saves (a simulated full disk leaves the previous file byte-identical).
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <csignal>
 #include <cstdlib>
 #include <limits>
 #include <sstream>
@@ -306,29 +301,9 @@ TEST_CASE("saving to a file is atomic", "[io]") {
         const EstimatorD big(
             DensityD::Options{.input_dim = 2, .context_dim = 3, .hidden = {32, 32}}, 5);
         REQUIRE(saved_text(big).size() > 8192);
-        const pid_t child = ::fork();
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            std::signal(SIGXFSZ, SIG_IGN);
-            const rlimit limit{512, 512};
-            if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(3);
-            int code = 1;  // returned normally: the defect
-            try {
-                io::save_estimator(big, path);
-            } catch (const io::FileError& e) {
-                code = std::string(e.what()).find("previous file, if any, is unchanged") !=
-                               std::string::npos
-                           ? 0
-                           : 4;
-            } catch (...) {
-                code = 2;
-            }
-            ::_exit(code);
-        }
-        int status = 0;
-        REQUIRE(::waitpid(child, &status, 0) == child);
-        REQUIRE(WIFEXITED(status));
-        CHECK(WEXITSTATUS(status) == 0);
+        CHECK(io_test::exit_code_under_file_size_limit(
+                  512, "previous file, if any, is unchanged",
+                  [&] { io::save_estimator(big, path); }) == 0);
         CHECK(io_test::read_bytes(path) == previous);
         CHECK(folder_entries(dir) == std::vector<std::string>{"model.txt"});
     }

@@ -6,11 +6,6 @@
 // camels_npy.cpp. MLSBI_OWN_TU: it replaces the global operator new, so it is built on its own
 // (never in a module's unity translation unit).
 #include <catch2/catch.hpp>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -274,26 +269,8 @@ TEST_CASE("write_npy replaces a file atomically or not at all", "[io][npy]") {
     const std::string previous = io_test::read_bytes(path);
     // A file-size limit of 512 bytes makes the write of 64 x 64 doubles fail with EFBIG, as a
     // full disk would; the previous file must stay byte-identical and no temporary may remain.
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        std::signal(SIGXFSZ, SIG_IGN);
-        const rlimit limit{512, 512};
-        if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(3);
-        int code = 1;  // returned normally: the write was not checked
-        try {
-            io::write_npy(path, Matrix<double>::Ones(64, 64));
-        } catch (const io::FileError&) {
-            code = 0;
-        } catch (...) {
-            code = 2;
-        }
-        ::_exit(code);
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(io_test::exit_code_under_file_size_limit(
+              512, "", [&] { io::write_npy(path, Matrix<double>::Ones(64, 64)); }) == 0);
     CHECK(io_test::read_bytes(path) == previous);
     std::size_t entries = 0;
     for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++entries;
