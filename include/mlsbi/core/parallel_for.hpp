@@ -67,12 +67,17 @@ requires std::invocable<Body&, Index, int> || std::invocable<Body&, Index>
             }
         }
     };
+#ifndef _OPENMP
+    threads = 1;
+    (void)schedule;
+#endif
     if (threads > n) threads = static_cast<int>(n);
     if (threads <= 1) {
         [[maybe_unused]] const SerialEigen serial;
         for (Index i = 0; i < n; ++i) run(i, 0);
-    } else {
+    }
 #ifdef _OPENMP
+    else {
         int team = 1;
 #pragma omp parallel num_threads(threads)
         {
@@ -89,11 +94,8 @@ requires std::invocable<Body&, Index, int> || std::invocable<Body&, Index>
             }
         }
         report.threads = team;
-#else
-        [[maybe_unused]] const SerialEigen serial;
-        for (Index i = 0; i < n; ++i) run(i, 0);
-#endif
     }
+#endif
     if (failed.load() < n) report.failed_index = failed.load();
     return report;
 }
