@@ -13,7 +13,8 @@
 //   ml_plan   the allocator's plan: plan_and_generate (pilot of n_pilot per stream, about 15% of
 //             B (--pilot-share), reused; brief training of --pilot-epochs 50) -> plan_allocation
 //             -> dataset, all within B; then the default recipe on the kept levels, or
-//             train_mc when the plan is plain MC;
+//             train_mc when the plan is plain MC on one level (the top one, or a cheaper one
+//             whose measured bias is small: AllocationOptions::allow_truncation);
 // and, with --ablation, the recipe's parts switched off one at a time. Metric: expected KL to the
 // exact answer, NLE E_theta KL(p(x | theta) || q(x | theta)), NPE E_x KL(p(theta | x) || q(theta
 // | x)), by Monte Carlo over exact draws (the same test draws for every method). Reported:
@@ -300,15 +301,16 @@ int main(int argc, char** argv) {
     methods.emplace_back("mc_cheap", mc_method(false));
     std::vector<PlanRecord> plans;
     // The allocator's plan, then the default recipe on the levels it keeps.
-    auto plan_method = [&](training::MlmcTrainingOptions options, bool record) -> Trainer {
+    auto plan_method = [&](training::MlmcTrainingOptions options, bool record,
+                           bool truncation = true) -> Trainer {
         options.training.adam = common.adam;
         options.training.progress = false;
         options.training.max_epochs = config.ml_epochs;
         options.loss = loss_options;
         options.robust.patience = config.patience;
         options.robust.pretraining_epochs = config.mc_epochs;
-        return [&plans, options, record, &mc, &config](const ScoreboardProblem& p,
-                                                       std::uint64_t seed, Estimator& q) {
+        return [&plans, options, record, truncation, &mc, &config](
+                   const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
             const double budget = double(config.budget_top) * p.cost.back();
             // One pilot index runs stream l at levels 0..l: about 15% of B, at least 8.
             double per_index = 0;
@@ -323,6 +325,7 @@ int main(int argc, char** argv) {
             planning.pilot.loss = options.loss;
             planning.generation.threads = 1;
             planning.pilot.threads = 1;
+            planning.allocation.allow_truncation = truncation;
             auto run = [&](auto model) {
                 return training::plan_and_generate(model, ProblemPrior{&p}, q, p.task, budget,
                                                    planning);
@@ -373,6 +376,7 @@ int main(int argc, char** argv) {
         margin_all_cheap.robust.warm_start_all_cheap = true;
         methods.emplace_back("abl_margin_allcheap", ml_method(margin_all_cheap));
         methods.emplace_back("abl_plan_margin_allcheap", plan_method(margin_all_cheap, false));
+        methods.emplace_back("abl_plan_notrunc", plan_method({}, false, false));
         auto paper = training::MlmcTrainingOptions::paper();
         methods.emplace_back("abl_paper", ml_method(paper));
         auto es = training::MlmcTrainingOptions{};

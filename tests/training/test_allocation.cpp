@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Tests for training/allocation.hpp: the analytic MLMC allocation on known V_l and C_l, plain MC
 // when the cheap level is uncoupled, dropping a useless middle level, budget accounting, the
-// min_gain preference for fewer levels, unknown merged couplings, and bad inputs.
+// min_gain preference for fewer levels, unknown merged couplings, stopping below the top level
+// when a cheap level's measured bias is small, and bad inputs.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
@@ -133,7 +134,7 @@ TEST_CASE("plan_allocation prefers fewer levels within min_gain", "[allocation]"
     const auto cautious = plan_allocation(s, 1e5, {.min_gain = 1.1});
     INFO(cautious.describe());
     CHECK_FALSE(cautious.multilevel());
-    CHECK(contains(cautious.reasons, "no multilevel plan beats it by min_gain"));
+    CHECK(contains(cautious.reasons, "no other plan beats it by min_gain"));
     CHECK(contains(cautious.reasons,
                    "level 0 dropped: the best plan keeping it, {0, 1}, predicts "
                    "only 0.95"));
@@ -147,6 +148,47 @@ TEST_CASE("plan_allocation skips plans whose merged coupling is unknown", "[allo
     CHECK_FALSE(plan.candidates[1].feasible);  // mask 1 = {0, 2}
     CHECK(plan.candidates[1].note.find("Var[f_2 - f_0] was not measured") != std::string::npos);
     CHECK(plan.kept_levels() == std::vector<std::size_t>{2});
+}
+
+TEST_CASE("plan_allocation stops below the top level only when the bias is small",
+          "[allocation]") {
+    // C = 1, 10; V_0 = V_1 = 1, a mediocre coupling V(0, 1) = 0.5; B = 1000. Unbiased plans:
+    // MC on level 1 predicts 1 / 100 = 0.01, {0, 1} (1 + sqrt(5.5))^2 / 1000 = 0.0112.
+    // Stopping at level 0 predicts 1 / 1000 + b^2.
+    auto with_bias = [](double bias, double standard_error) {
+        auto s = PilotStatistics::adjacent({1, 10}, {1, 1}, {0.5});
+        s.bias = {bias, 0.0};
+        s.bias_standard_error = {standard_error, 0.0};
+        return s;
+    };
+    const auto small = plan_allocation(with_bias(0.01, 0.005), 1000);
+    INFO(small.describe());
+    REQUIRE(small.truncated());
+    REQUIRE(small.kept_levels() == std::vector<std::size_t>{0});
+    CHECK(small.levels[0].samples == 1000);
+    CHECK(small.bias_squared == Approx(1e-4));  // bias_confidence 0: the plug-in b^2
+    CHECK(small.variance_reduction == Approx(0.01 / (1e-3 + 1e-4)));
+    CHECK(small.total_cost <= 1000);
+    CHECK(contains(small.reasons, "stopping below the top level 1"));
+    CHECK(contains(small.reasons, "level 1 dropped: the top level does not pay for itself"));
+    CHECK(small.candidates.size() == 3);  // {1}, {0, 1}, {0}
+
+    // A large bias, the same bias with a pessimistic bound, or truncation switched off: MC.
+    CHECK(plan_allocation(with_bias(0.2, 0.005), 1000).kept_levels() ==
+          std::vector<std::size_t>{1});
+    CHECK(plan_allocation(with_bias(0.01, 0.1), 1000, {.bias_confidence = 1}).kept_levels() ==
+          std::vector<std::size_t>{1});
+    const auto off = plan_allocation(with_bias(0.01, 0.005), 1000, {.allow_truncation = false});
+    CHECK(off.kept_levels() == std::vector<std::size_t>{1});
+    CHECK(off.candidates.size() == 2);
+    // Within min_gain of the truncated plan, an unbiased plan wins: b^2 = 0.008 makes {0}
+    // predict 0.009, 1.11 x below MC's 0.01, inside min_gain = 1.2.
+    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.2})
+              .kept_levels() == std::vector<std::size_t>{1});
+    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.05})
+              .kept_levels() == std::vector<std::size_t>{0});
+    // An unknown bias (NaN) is never truncated onto.
+    CHECK_FALSE(plan_allocation(with_bias(unknown, 0.005), 1000).truncated());
 }
 
 TEST_CASE("plan_allocation rejects bad inputs with clear errors", "[allocation]") {
@@ -174,4 +216,15 @@ TEST_CASE("plan_allocation rejects bad inputs with clear errors", "[allocation]"
                       Catch::Contains("AllocationOptions: min_samples"));
     CHECK_THROWS_WITH(plan_allocation(good, 100, {.min_gain = 0.5}),
                       Catch::Contains("AllocationOptions: min_gain"));
+    CHECK_THROWS_WITH(plan_allocation(good, 100, {.bias_confidence = -1}),
+                      Catch::Contains("AllocationOptions: bias_confidence"));
+    auto biased = good;
+    biased.bias = {0.1};
+    biased.bias_standard_error = {0.1};
+    CHECK_THROWS_WITH(plan_allocation(biased, 100), Catch::Contains("bias has 1 entries for 2"));
+    biased.bias = {0.1, 0.0};
+    CHECK_THROWS_WITH(plan_allocation(biased, 100),
+                      Catch::Contains("bias_standard_error has 1 entries, bias 2"));
+    biased.bias_standard_error = {-0.1, 0.0};
+    CHECK_THROWS_WITH(plan_allocation(biased, 100), Catch::Contains("level 0 has bias 0.1 +- -0.1"));
 }

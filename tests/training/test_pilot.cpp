@@ -60,6 +60,18 @@ TEST_CASE("run_pilot reads the nominal costs and measures the couplings", "[pilo
     CHECK(pilot.statistics.correlation(1, 2) > 0.9);
     CHECK(pilot.training.ok());
 
+    // Var[f_0] pools the within-stream variances of G_0 over the three streams (the per-stream
+    // diagnostics: stream 0, then G_0 as the coarse half of (0, 1) and (0, 2)).
+    const auto& c = pilot.couplings;
+    CHECK(pilot.statistics.level_variance[0] ==
+          Approx((c[0].variance + c[1].variance_coarse + c[2].variance_coarse) / 3));
+    REQUIRE(pilot.statistics.bias.size() == 3);
+    CHECK(pilot.statistics.bias[2] == 0);
+    for (std::size_t j = 0; j < 2; ++j) {
+        CHECK(std::isfinite(pilot.statistics.bias[j]));
+        CHECK(pilot.statistics.bias_standard_error[j] > 0);
+    }
+
     // Measured costs when asked for, or when a level declares none.
     auto options = quick_pilot(8);
     options.cost = training::CostSource::measured;
@@ -76,6 +88,39 @@ TEST_CASE("run_pilot reads the nominal costs and measures the couplings", "[pilo
     CHECK_THROWS_WITH(
         training::run_pilot(model, prior, make_estimator(), Task::nle, quick_pilot(2)),
         Catch::StartsWith("PilotOptions: samples_per_level must be >= 4"));
+}
+
+namespace {
+// x = theta + 3 + 0.5 z: the fine level shifted by six noise widths (KL 18).
+void shifted_level(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+    x(0) = theta(0) + 3 + 0.5 * standard_normal(rng);
+}
+}  // namespace
+
+TEST_CASE("run_pilot measures the bias of stopping at a cheaper level", "[pilot]") {
+    // An exact copy of the top level: every per-sample gap f_1 - f_0 is zero at any network.
+    const auto exact = simulators::MultilevelSimulator(
+        simulators::make_level(1, fine_level, 1.0), simulators::make_level(1, fine_level, 10.0));
+    const auto same = training::run_pilot(exact, prior, make_estimator(), Task::nle,
+                                          quick_pilot(16));
+    CHECK(same.statistics.bias[0] == 0);
+    CHECK(same.statistics.bias_standard_error[0] == 0);
+    CHECK(same.statistics.difference_variance(0, 1) == 0);
+    // With no bias and no correction variance, the whole budget goes to the cheap level or to
+    // an unbiased plan within min_gain of it; never plain MC on the expensive one.
+    const auto plan = training::plan_allocation(same.statistics, 1000);
+    INFO(plan.describe());
+    CHECK(plan.levels.front().level == 0);
+
+    // A level six noise widths off: a bias of many nats, and the allocator keeps the top level.
+    const auto shifted = simulators::MultilevelSimulator(
+        simulators::make_level(1, shifted_level, 1.0), simulators::make_level(1, fine_level, 10.0));
+    const auto off = training::run_pilot(shifted, prior, make_estimator(), Task::nle,
+                                         quick_pilot(16));
+    INFO("bias " << off.statistics.bias[0] << " +- " << off.statistics.bias_standard_error[0]);
+    CHECK(std::abs(off.statistics.bias[0]) > 5);  // H(p_1) - CE(p_0, p_1): negative
+    const auto off_plan = training::plan_allocation(off.statistics, 1000);
+    CHECK_FALSE(off_plan.truncated());
 }
 
 TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
@@ -139,8 +184,13 @@ TEST_CASE("plan_and_generate chooses plain MC for an uncoupled cheap level", "[p
     CHECK(bad.dataset.levels[0].x_coarse.size() == 0);
     CHECK(bad.spent <= budget);
 
+    // The coupled cheap level's map is off by 0.1 theta against noise 0.5 (KL about 0.007
+    // nats): at this budget the allocator may stop at level 0, so the two-level plan is
+    // checked with truncation off; the truncated plan is checked below.
+    auto unbiased = options;
+    unbiased.allocation.allow_truncation = false;
     const auto good =
-        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, budget, options);
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, budget, unbiased);
     INFO(good.plan.describe());
     CHECK(good.plan.multilevel());
     CHECK(good.plan.variance_reduction > 1.5);
@@ -156,6 +206,24 @@ TEST_CASE("plan_and_generate chooses plain MC for an uncoupled cheap level", "[p
 
     // Stream 0: 64 x 1; stream 1: 64 x (1 + 10).
     CHECK(good.pilot.total_cost == Approx(768));
+
+    // With truncation allowed, a plan that stops at level 0 is one level of G_0 (stream 0's
+    // pilot runs reused) within the budget.
+    const auto any =
+        training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, budget, options);
+    INFO(any.plan.describe());
+    CHECK(any.spent <= budget);
+    if (any.plan.truncated()) {
+        REQUIRE(any.dataset.level_count() == 1);
+        CHECK(any.dataset.levels[0].x_coarse.size() == 0);
+        CHECK(any.plan.levels[0].level == 0);
+        CHECK(any.plan.bias_squared >= 0);
+        // The plan charged the plug-in squared bias (bias_confidence 0).
+        const double b = any.pilot.statistics.bias[0];
+        CHECK(any.plan.bias_squared == Approx(b * b));
+    } else {
+        CHECK(any.plan.multilevel());
+    }
     CHECK_THROWS_WITH(
         training::plan_and_generate(coupled, prior, make_estimator(), Task::nle, 700, options),
         Catch::StartsWith("plan_and_generate: the pilot alone cost 768"));
