@@ -150,8 +150,7 @@ TEST_CASE("plan_allocation skips plans whose merged coupling is unknown", "[allo
     CHECK(plan.kept_levels() == std::vector<std::size_t>{2});
 }
 
-TEST_CASE("plan_allocation stops below the top level only when the bias is small",
-          "[allocation]") {
+TEST_CASE("plan_allocation stops below the top level only when the bias is small", "[allocation]") {
     // C = 1, 10; V_0 = V_1 = 1, a mediocre coupling V(0, 1) = 0.5; B = 1000. Unbiased plans:
     // MC on level 1 predicts 1 / 100 = 0.01, {0, 1} (1 + sqrt(5.5))^2 / 1000 = 0.0112.
     // Stopping at level 0 predicts 1 / 1000 + b^2.
@@ -183,10 +182,10 @@ TEST_CASE("plan_allocation stops below the top level only when the bias is small
     CHECK(off.candidates.size() == 2);
     // Within min_gain of the truncated plan, an unbiased plan wins: b^2 = 0.008 makes {0}
     // predict 0.009, 1.11 x below MC's 0.01, inside min_gain = 1.2.
-    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.2})
-              .kept_levels() == std::vector<std::size_t>{1});
-    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.05})
-              .kept_levels() == std::vector<std::size_t>{0});
+    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.2}).kept_levels() ==
+          std::vector<std::size_t>{1});
+    CHECK(plan_allocation(with_bias(std::sqrt(0.008), 0), 1000, {.min_gain = 1.05}).kept_levels() ==
+          std::vector<std::size_t>{0});
     // An unknown bias (NaN) is never truncated onto.
     CHECK_FALSE(plan_allocation(with_bias(unknown, 0.005), 1000).truncated());
 }
@@ -226,5 +225,6 @@ TEST_CASE("plan_allocation rejects bad inputs with clear errors", "[allocation]"
     CHECK_THROWS_WITH(plan_allocation(biased, 100),
                       Catch::Contains("bias_standard_error has 1 entries, bias 2"));
     biased.bias_standard_error = {-0.1, 0.0};
-    CHECK_THROWS_WITH(plan_allocation(biased, 100), Catch::Contains("level 0 has bias 0.1 +- -0.1"));
+    CHECK_THROWS_WITH(plan_allocation(biased, 100),
+                      Catch::Contains("level 0 has bias 0.1 +- -0.1"));
 }

@@ -99,10 +99,10 @@ void shifted_level(const ConstVectorRef<double>& theta, RandomStream& rng, Vecto
 
 TEST_CASE("run_pilot measures the bias of stopping at a cheaper level", "[pilot]") {
     // An exact copy of the top level: every per-sample gap f_1 - f_0 is zero at any network.
-    const auto exact = simulators::MultilevelSimulator(
-        simulators::make_level(1, fine_level, 1.0), simulators::make_level(1, fine_level, 10.0));
-    const auto same = training::run_pilot(exact, prior, make_estimator(), Task::nle,
-                                          quick_pilot(16));
+    const auto exact = simulators::MultilevelSimulator(simulators::make_level(1, fine_level, 1.0),
+                                                       simulators::make_level(1, fine_level, 10.0));
+    const auto same =
+        training::run_pilot(exact, prior, make_estimator(), Task::nle, quick_pilot(16));
     CHECK(same.statistics.bias[0] == 0);
     CHECK(same.statistics.bias_standard_error[0] == 0);
     CHECK(same.statistics.difference_variance(0, 1) == 0);
@@ -115,8 +115,8 @@ TEST_CASE("run_pilot measures the bias of stopping at a cheaper level", "[pilot]
     // A level six noise widths off: a bias of many nats, and the allocator keeps the top level.
     const auto shifted = simulators::MultilevelSimulator(
         simulators::make_level(1, shifted_level, 1.0), simulators::make_level(1, fine_level, 10.0));
-    const auto off = training::run_pilot(shifted, prior, make_estimator(), Task::nle,
-                                         quick_pilot(16));
+    const auto off =
+        training::run_pilot(shifted, prior, make_estimator(), Task::nle, quick_pilot(16));
     INFO("bias " << off.statistics.bias[0] << " +- " << off.statistics.bias_standard_error[0]);
     CHECK(std::abs(off.statistics.bias[0]) > 5);  // H(p_1) - CE(p_0, p_1): negative
     const auto off_plan = training::plan_allocation(off.statistics, 1000);

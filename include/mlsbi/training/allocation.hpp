@@ -140,16 +140,16 @@ struct AllocationOptions {
     double min_gain = 1.1;
     /// Also consider plans that stop below the top level (a cheap level nearly as good as the
     /// top one, whose bias costs less than the variance of the corrections that would remove
-    /// it), when PilotStatistics holds the bias (see the file comment). Such a plan must beat
-    /// every unbiased plan by `min_gain` in predicted mean squared error.
+    /// it), when PilotStatistics holds the bias (see the file comment). Such a plan replaces the
+    /// unbiased choice only if it predicts a mean squared error `min_gain` times smaller.
     bool allow_truncation = true;
     /// The squared bias of a plan that stops at level j is taken as (|m| + z s)^2, with m the
     /// pilot's mean of f_L - f_j, s its standard error and z this factor (>= 0). The default
     /// z = 0 is the plug-in m^2, whose expectation b^2 + s^2 already over-charges by the
-    /// pilot's noise. On the scoreboard (15 seeds, examples/scoreboard.cpp) z = 1 never
-    /// truncated where it paid (4 of 8 problems passed against 5 of 8 at z = 0), while the
-    /// unbiased m^2 - s^2 truncated onto a wrong cheap level (Student-t, poorly coupled:
-    /// median KL 2.1 against 0.41).
+    /// pilot's noise. Measured on the scoreboard (15 seeds, examples/scoreboard.cpp, with the
+    /// bias taken at the pooled pilot network): z = 1 never truncated where it paid (4 of 8
+    /// problems passed against 5 of 8 at z = 0), while the unbiased m^2 - s^2 truncated onto a
+    /// wrong cheap level (Student-t, poorly coupled: median KL 2.1 against 0.41).
     double bias_confidence = 0;
 
     /// \throws std::invalid_argument naming the field.
@@ -197,8 +197,8 @@ struct Plan {
     double predicted_variance = 0;  ///< sum V / n: variance of the loss estimate at the pilot net
     /// The bound on the squared bias E[f_L - f_j]^2 when the plan stops at level j < L, else 0.
     double bias_squared = 0;
-    Index mc_samples = 0;           ///< floor(B / C_L): plain MC on the top level
-    double mc_variance = 0;         ///< Var[f_L] / mc_samples
+    Index mc_samples = 0;    ///< floor(B / C_L): plain MC on the top level
+    double mc_variance = 0;  ///< Var[f_L] / mc_samples
     /// mc_variance / (predicted_variance + bias_squared): the predicted reduction of the mean
     /// squared error of the loss estimate against plain MC on the top level (> 1: the plan wins).
     double variance_reduction = 1;
@@ -240,6 +240,16 @@ inline std::string format_levels(const std::vector<std::size_t>& levels) {
         out += std::to_string(levels[i]);
     }
     return out + "}";
+}
+
+// "n_0/n_1/...": the samples of each level of an allocation.
+inline std::string format_counts(const std::vector<PlanLevel>& levels) {
+    std::string out;
+    for (const auto& l : levels) {
+        if (!out.empty()) out += "/";
+        out += std::to_string(l.samples);
+    }
+    return out;
 }
 
 inline std::string format_number(double v) {
@@ -361,8 +371,8 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
 
     // The bound on the squared bias of stopping at level j < L (see bias_confidence).
     auto bias_squared = [&](std::size_t j) {
-        const double bound =
-            std::abs(statistics.bias[j]) + options.bias_confidence * statistics.bias_standard_error[j];
+        const double bound = std::abs(statistics.bias[j]) +
+                             options.bias_confidence * statistics.bias_standard_error[j];
         return bound * bound;
     };
 
@@ -423,8 +433,7 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
         }
         return chosen;
     };
-    std::size_t chosen = choose(false);
-    if (chosen == count) chosen = 0;  // nothing feasible but {L}: plan_allocation requires it
+    std::size_t chosen = choose(false);  // {L} is always feasible (budget checked above)
     const std::size_t cut = choose(true);
     if (cut != count && plan.candidates[cut].predicted_error() * options.min_gain <
                             plan.candidates[chosen].predicted_error())
@@ -491,21 +500,17 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
     }
     for (std::size_t c = 0; c < count; ++c) {
         const auto& candidate = plan.candidates[c];
-        std::string n;
-        for (const auto& l : allocations[c]) {
-            if (!n.empty()) n += "/";
-            n += std::to_string(l.samples);
-        }
-        r.push_back(candidate.feasible
-                        ? message("candidate ", detail::format_levels(candidate.levels), ": n = ",
-                                  n, ", variance ", format_number(candidate.predicted_variance),
-                                  candidate.bias_squared > 0
-                                      ? message(" + squared bias ",
-                                                format_number(candidate.bias_squared))
-                                      : std::string(),
-                                  ", error ", format_number(candidate.predicted_error()))
-                        : message("candidate ", detail::format_levels(candidate.levels),
-                                  ": infeasible (", candidate.note, ")"));
+        r.push_back(
+            candidate.feasible
+                ? message("candidate ", detail::format_levels(candidate.levels),
+                          ": n = ", detail::format_counts(allocations[c]), ", variance ",
+                          format_number(candidate.predicted_variance),
+                          candidate.bias_squared > 0
+                              ? message(" + squared bias ", format_number(candidate.bias_squared))
+                              : std::string(),
+                          ", error ", format_number(candidate.predicted_error()))
+                : message("candidate ", detail::format_levels(candidate.levels), ": infeasible (",
+                          candidate.note, ")"));
     }
     const auto kept = plan.kept_levels();
     auto keeps = [](const PlanCandidate& c, std::size_t j) {
@@ -529,8 +534,8 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
             r.push_back(message("level ", j, " dropped: ", what,
                                 " does not pay for itself; the best plan keeping it, ",
                                 detail::format_levels(with->levels), ", predicts an error ",
-                                format_number(with->predicted_error()), " = ",
-                                format_number(ratio), " x the chosen plan's"));
+                                format_number(with->predicted_error()), " = ", format_number(ratio),
+                                " x the chosen plan's"));
         else
             r.push_back(message("level ", j, " dropped: the best plan keeping it, ",
                                 detail::format_levels(with->levels), ", predicts only ",
@@ -540,25 +545,15 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
                                          : "an extra level must gain",
                                 " a factor min_gain = ", options.min_gain));
     }
-    std::string counts;
-    for (const auto& l : plan.levels) {
-        if (!counts.empty()) counts += "/";
-        counts += std::to_string(l.samples);
-    }
-    if (plan.truncated()) {
-        r.push_back(message("chosen: levels ", detail::format_levels(choice.levels), ", n = ",
-                            counts, ", cost ", format_number(plan.total_cost), " of ",
-                            format_number(budget), ", stopping below the top level ", top,
-                            ": predicted variance ", format_number(plan.predicted_variance),
-                            " + squared-bias bound ", format_number(plan.bias_squared), " is ",
-                            format_number(plan.variance_reduction),
-                            " x below plain MC on level ", top));
-    } else if (plan.multilevel()) {
-        r.push_back(
-            message("chosen: levels ", detail::format_levels(choice.levels), ", n = ", counts,
-                    ", cost ", format_number(plan.total_cost), " of ", format_number(budget),
-                    ", predicted variance ", format_number(plan.predicted_variance), ": ",
-                    format_number(plan.variance_reduction), " x below plain MC on level ", top));
+    if (plan.multilevel() || plan.truncated()) {
+        const bool cut = plan.truncated();
+        r.push_back(message(
+            "chosen: levels ", detail::format_levels(choice.levels), ", n = ",
+            detail::format_counts(plan.levels), ", cost ", format_number(plan.total_cost), " of ",
+            format_number(budget), cut ? message(", stopping below the top level ", top) : "",
+            ", predicted variance ", format_number(plan.predicted_variance),
+            cut ? message(" + squared-bias bound ", format_number(plan.bias_squared)) : "", ": ",
+            format_number(plan.variance_reduction), " x below plain MC on level ", top));
     } else {
         const PlanCandidate* best_other = nullptr;
         for (std::size_t c = 1; c < count; ++c)
@@ -567,16 +562,15 @@ inline bool allocate(std::vector<PlanLevel>& levels, double budget, Index min_sa
                  plan.candidates[c].predicted_error() < best_other->predicted_error()))
                 best_other = &plan.candidates[c];
         if (best_other)
-            r.push_back(message("chosen: plain MC on level ", top,
-                                ": no other plan beats it by min_gain = ", options.min_gain,
-                                " (best: ", detail::format_levels(best_other->levels), " at ",
-                                format_number(best_other->predicted_error() / mc.predicted_variance),
-                                " x MC's error)"));
+            r.push_back(message(
+                "chosen: plain MC on level ", top, ": no other plan beats it by min_gain = ",
+                options.min_gain, " (best: ", detail::format_levels(best_other->levels), " at ",
+                format_number(best_other->predicted_error() / mc.predicted_variance),
+                " x MC's error)"));
         else
-            r.push_back(message("chosen: plain MC on level ", top,
-                                ": no multilevel plan is feasible (",
-                                count > 1 ? plan.candidates[1].note : std::string("one level"),
-                                ")"));
+            r.push_back(
+                message("chosen: plain MC on level ", top, ": no multilevel plan is feasible (",
+                        count > 1 ? plan.candidates[1].note : std::string("one level"), ")"));
     }
     return plan;
 }

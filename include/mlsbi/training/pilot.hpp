@@ -305,8 +305,8 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
             losses::McLoss<Estimator> coarse(q_top, top.theta, top.x[j], task, options.loss);
             const Vector<double> gap = f_top - coarse.per_sample_losses(q_top);
             stats.bias[j] = gap.mean();
-            stats.bias_standard_error[j] = std::sqrt(
-                (gap.array() - gap.mean()).square().sum() / static_cast<double>((n - 1) * n));
+            stats.bias_standard_error[j] = std::sqrt((gap.array() - gap.mean()).square().sum() /
+                                                     static_cast<double>((n - 1) * n));
         }
     }
     return pilot;
@@ -475,19 +475,11 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         detail::format_number(out.spent), "; costs ",
         pilot.cost_source == CostSource::nominal ? "nominal" : "measured (wall seconds)"));
     plan.reasons.push_back(message(
-        "dataset: n = ",
-        [&] {
-            std::string s;
-            for (const auto& l : plan.levels) {
-                if (!s.empty()) s += "/";
-                s += std::to_string(l.samples);
-            }
-            return s;
-        }(),
-        ", predicted variance ", detail::format_number(plan.predicted_variance),
-        plan.truncated() ? message(" + squared-bias bound ",
-                                   detail::format_number(plan.bias_squared))
-                         : std::string(),
+        "dataset: n = ", detail::format_counts(plan.levels), ", predicted variance ",
+        detail::format_number(plan.predicted_variance),
+        plan.truncated()
+            ? message(" + squared-bias bound ", detail::format_number(plan.bias_squared))
+            : std::string(),
         " against plain MC on level ", pilot.level_count() - 1, " with the whole budget (n = ",
         plan.mc_samples, ", no pilot) ", detail::format_number(plan.mc_variance), ": ",
         detail::format_number(plan.variance_reduction), " x reduction"));
