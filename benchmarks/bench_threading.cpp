@@ -31,6 +31,7 @@
 #include "mlsbi/losses/mlmc_loss.hpp"
 #include "mlsbi/simulators/function_level.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/training/standardization.hpp"
 #include "mlsbi/training/trainer.hpp"
 
 using namespace mlsbi;
@@ -127,10 +128,9 @@ struct TrainingEpoch {
         o.max_epochs = 1;
         o.batches_per_epoch = 2;
         o.progress = false;
-        o.fit_standardization = false;
         return o;
     }();
-    TrainingEpoch() { loss.fit_standardization(estimator); }
+    TrainingEpoch() { training::fit_standardization(estimator, data, losses::Task::nle); }
     void run() { benchmark::DoNotOptimize(training::train(estimator, loss, options).steps); }
 };
 

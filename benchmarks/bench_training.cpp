@@ -87,12 +87,12 @@ const simulators::MultilevelDataset& ml_data() {
         {.samples_per_level = {kN0, kN1}, .seed = 42});
     return data;
 }
-const simulators::LevelData& high_data() {
+const simulators::Simulations& high_data() {
     static const auto data = simulators::generate_dataset(
         simulators::gnk::make_multilevel(1).level<1>(), simulators::gnk::prior(), kN1, 43);
     return data;
 }
-const simulators::LevelData& low_data() {
+const simulators::Simulations& low_data() {
     static const auto data = simulators::generate_dataset(
         simulators::gnk::make_multilevel(1).level<0>(), simulators::gnk::prior(), kN0, 44);
     return data;
@@ -115,9 +115,7 @@ public:
           m_adam(estimator.parameter_count(), optimizers::AdamOptions{}),
           m_adjustment(optimizers::GradientAdjustmentOptions{}),
           m_term_gradients(estimator.parameter_count(), loss.term_count()),
-          m_gradient(estimator.parameter_count()) {
-        loss.fit_standardization(estimator);
-    }
+          m_gradient(estimator.parameter_count()) {}
 
     double run() {
         const double value = m_loss.evaluate(m_estimator, m_term_gradients, m_term_values);
@@ -162,6 +160,7 @@ void run_epochs(benchmark::State& state, Est& estimator, Loss& loss, Index sampl
 template <typename Scalar>
 void BM_MlNle(benchmark::State& state) {
     Estimator<Scalar> q(flow_options<Scalar>(), 7);
+    training::fit_standardization(q, ml_data(), losses::Task::nle);
     losses::MlmcLoss<Estimator<Scalar>> loss(q, ml_data(), losses::Task::nle, loss_options(state));
     run_epochs(state, q, loss, kN0 + 2 * kN1);
 }
@@ -170,7 +169,8 @@ void BM_MlNle(benchmark::State& state) {
 template <typename Scalar>
 void BM_McNleHigh(benchmark::State& state) {
     Estimator<Scalar> q(flow_options<Scalar>(), 7);
-    losses::McLoss<Estimator<Scalar>> loss(q, high_data().theta, high_data().x_fine,
+    training::fit_standardization(q, high_data().theta, high_data().x, losses::Task::nle);
+    losses::McLoss<Estimator<Scalar>> loss(q, high_data().theta, high_data().x,
                                            losses::Task::nle, loss_options(state));
     run_epochs(state, q, loss, kN1);
 }
@@ -180,7 +180,8 @@ void BM_McNleHigh(benchmark::State& state) {
 template <typename Scalar>
 void BM_McNleLow(benchmark::State& state) {
     Estimator<Scalar> q(flow_options<Scalar>(), 7);
-    losses::McLoss<Estimator<Scalar>> loss(q, low_data().theta, low_data().x_fine,
+    training::fit_standardization(q, low_data().theta, low_data().x, losses::Task::nle);
+    losses::McLoss<Estimator<Scalar>> loss(q, low_data().theta, low_data().x,
                                            losses::Task::nle, loss_options(state));
     run_epochs(state, q, loss, kN0);
 }
@@ -191,10 +192,11 @@ template <typename Scalar>
 void BM_McNleHighValidated(benchmark::State& state) {
     const auto split = training::split_indices(kN1, 0.1, 5);
     const Matrix<double> theta_train = high_data().theta(Eigen::all, split.train);
-    const Matrix<double> x_train = high_data().x_fine(Eigen::all, split.train);
+    const Matrix<double> x_train = high_data().x(Eigen::all, split.train);
     const Matrix<double> theta_val = high_data().theta(Eigen::all, split.validation);
-    const Matrix<double> x_val = high_data().x_fine(Eigen::all, split.validation);
+    const Matrix<double> x_val = high_data().x(Eigen::all, split.validation);
     Estimator<Scalar> q(flow_options<Scalar>(), 7);
+    training::fit_standardization(q, theta_train, x_train, losses::Task::nle);
     losses::McLoss<Estimator<Scalar>> loss(q, theta_train, x_train, losses::Task::nle,
                                            loss_options(state));
     losses::McLoss<Estimator<Scalar>> validation(q, theta_val, x_val, losses::Task::nle,
@@ -221,10 +223,14 @@ void BM_MlOverMc(benchmark::State& state) {
     using Clock = std::chrono::steady_clock;
     Est q_ml(flow_options<Scalar>(), 7), q_low(flow_options<Scalar>(), 7),
         q_high(flow_options<Scalar>(), 7);
+    training::fit_standardization(q_ml, ml_data(), losses::Task::nle);
+    training::fit_standardization(q_low, low_data().theta, low_data().x, losses::Task::nle);
+    training::fit_standardization(q_high, high_data().theta, high_data().x,
+                                  losses::Task::nle);
     losses::MlmcLoss<Est> ml(q_ml, ml_data(), losses::Task::nle, loss_options(state));
-    losses::McLoss<Est> low(q_low, low_data().theta, low_data().x_fine, losses::Task::nle,
+    losses::McLoss<Est> low(q_low, low_data().theta, low_data().x, losses::Task::nle,
                             loss_options(state));
-    losses::McLoss<Est> high(q_high, high_data().theta, high_data().x_fine, losses::Task::nle,
+    losses::McLoss<Est> high(q_high, high_data().theta, high_data().x, losses::Task::nle,
                              loss_options(state));
     Epoch<Est, losses::MlmcLoss<Est>> ml_epoch(q_ml, ml);
     Epoch<Est, losses::McLoss<Est>> low_epoch(q_low, low), high_epoch(q_high, high);
@@ -257,12 +263,12 @@ template <typename Scalar>
 void BM_MlNleTrainLoop(benchmark::State& state) {
     constexpr int kEpochs = 10;
     Estimator<Scalar> q(flow_options<Scalar>(), 7);
+    training::fit_standardization(q, ml_data(), losses::Task::nle);
     losses::MlmcLoss<Estimator<Scalar>> loss(q, ml_data(), losses::Task::nle, loss_options(state));
     training::TrainingOptions options;
     options.max_epochs = kEpochs;
     options.progress = false;
     (void)training::train(q, loss, options);  // warm-up: grows the workspaces
-    options.fit_standardization = false;
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
         const auto summary = training::train(q, loss, options);

@@ -18,7 +18,8 @@ get_filename_component(MLSBI_INCLUDE_DIR "${MLSBI_INCLUDE_DIR}" ABSOLUTE)
 # whole rule). core <- rng <- distributions <- simulators; core <- nn <- flows (rng is a
 # foundation: seeded initialisation); optimizers see only core (flat vectors);
 # {flows, simulators} <- losses; {losses, optimizers} <- training; {flows, distributions} <-
-# inference; io saves estimators; diagnostics may use anything but training; testing only
+# inference; io saves estimators; diagnostics may use anything below sbi (C2ST trains its
+# classifier through training's loop); testing only
 # core/rng (and nn/flows for the density contract checker); sbi (the NLE/NPE front ends)
 # sits on top and may use every module but mpi; mpi (optional, the only module that includes
 # <mpi.h>) distributes simulators.
@@ -33,7 +34,8 @@ set(allowed_losses core rng nn distributions flows simulators)
 set(allowed_io core rng nn distributions flows)
 set(allowed_training core rng nn distributions flows simulators losses optimizers io)
 set(allowed_inference core rng nn distributions flows)
-set(allowed_diagnostics core rng nn distributions flows simulators losses optimizers inference io)
+set(allowed_diagnostics core rng nn distributions flows simulators losses optimizers inference io
+                        training)
 set(allowed_testing core rng nn flows)
 set(allowed_mpi core rng distributions simulators)
 set(allowed_sbi core rng nn distributions flows simulators losses optimizers io training inference

@@ -226,13 +226,13 @@ int main(int argc, char** argv) try {
         }
         const auto high = simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
         Estimator q_high(flow_options(), derive_seed(s, 2));
-        const auto high_summary = training::train_mc(q_high, high.theta, high.x_fine, losses::Task::nle, mc_options);
+        const auto high_summary = training::train_mc(q_high, high.theta, high.x, losses::Task::nle, mc_options);
         record(rows[rows.size() - 2], seed, evaluate(q_high, points), high_summary.seconds,
                training::to_string(high_summary.status));
 
         const auto low = simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
         Estimator q_low(flow_options(), derive_seed(s, 2));
-        const auto low_summary = training::train_mc(q_low, low.theta, low.x_fine, losses::Task::nle, mc_options);
+        const auto low_summary = training::train_mc(q_low, low.theta, low.x, losses::Task::nle, mc_options);
         record(rows.back(), seed, evaluate(q_low, points), low_summary.seconds,
                training::to_string(low_summary.status));
         std::cerr << "seed " << seed + 1 << "/" << config.seeds << " done\n";

@@ -180,10 +180,10 @@ int main(int argc, char** argv) try {
                 const auto& d = m.name == "high-only" ? high : low;
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
                 options.split_seed = derive_seed(s, 5);
-                summary = training::train_mc(q, d.theta, d.x_fine, losses::Task::npe, options);
+                summary = training::train_mc(q, d.theta, d.x, losses::Task::npe, options);
             }
             const examples::TestSetResult tested = examples::evaluate_test_set(
-                q, prior, test.theta, test.x_fine, config.draws,
+                q, prior, test.theta, test.x, config.draws,
                 [&](Index t) { return derive_seed(s, 6, static_cast<std::uint64_t>(t)); });
             const std::vector<double>& nlpd = tested.nlpd;
             std::vector<double> density;
@@ -210,7 +210,7 @@ int main(int argc, char** argv) try {
                 double acc = 0;
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
-                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x_fine.col(t),
+                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
                                                         config.c2st_samples, derive_seed(s, 8, t), &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],
                                              {.seed = derive_seed(s, 9, t)})

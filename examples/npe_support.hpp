@@ -30,7 +30,7 @@ namespace mlsbi::examples {
     o.training.max_epochs = epochs;
     o.training.batches_per_epoch = 1;
     o.training.early_stopping = false;
-    o.training.fit_standardization = true;
+    o.fit_standardization = true;
     o.training.adam = optimizers::AdamOptions{
         .learning_rate = 1e-4, .beta1 = 0.85, .beta2 = 0.999, .epsilon = 1e-8};
     o.training.adjustment.rescale = true;

@@ -162,7 +162,7 @@ int main(int argc, char** argv) try {
     std::vector<Matrix<double>> reference(static_cast<std::size_t>(config.c2st_obs));
     for (Index t = 0; t < config.c2st_obs; ++t) {
         Vector<double> observed(5);
-        for (Index k = 0; k < 5; ++k) observed(k) = test.x_fine(observed_indices[static_cast<std::size_t>(k)], t);
+        for (Index k = 0; k < 5; ++k) observed(k) = test.x(observed_indices[static_cast<std::size_t>(k)], t);
         auto log_posterior = inference::batch_over_columns([&, observed](const ConstVectorRef<double>& th) {
             const double lp = prior.log_density(th);
             if (!std::isfinite(lp)) return lp;
@@ -221,7 +221,7 @@ int main(int argc, char** argv) try {
             } else if (m.name == "high-only") {
                 const auto high = simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
                 auto options = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
-                const auto s = training::train_mc(q, high.theta, high.x_fine, losses::Task::npe, options);
+                const auto s = training::train_mc(q, high.theta, high.x, losses::Task::npe, options);
                 seconds = s.seconds, epochs = s.epochs;
             } else {
                 // TL: n_0 = 1000 + n_1 low simulations (same cost in low-level runs as ML's low
@@ -234,7 +234,7 @@ int main(int argc, char** argv) try {
                 options.fine_tuning = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.pretraining.split_seed = derive_seed(r, 5);
                 options.fine_tuning.split_seed = derive_seed(r, 6);
-                const auto s = training::train_transfer(q, low.theta, low.x_fine,
+                const auto s = training::train_transfer(q, low.theta, low.x,
                                                         pairs.theta.leftCols(m.n1),
                                                         pairs.x_fine.leftCols(m.n1),
                                                         losses::Task::npe, options);
@@ -243,7 +243,7 @@ int main(int argc, char** argv) try {
             }
             // Test metrics from the prior-truncated posterior.
             const examples::TestSetResult tested = examples::evaluate_test_set(
-                q, prior, test.theta, test.x_fine, config.draws,
+                q, prior, test.theta, test.x, config.draws,
                 [&](Index t) { return derive_seed(r, 7, static_cast<std::uint64_t>(t)); });
             const std::vector<double>& nlpd = tested.nlpd;
             const std::vector<double>& density = tested.density;
@@ -262,7 +262,7 @@ int main(int argc, char** argv) try {
                 double acc = 0;
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
-                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x_fine.col(t),
+                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
                                                         config.c2st_samples, derive_seed(r, 8, t), &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],
                                              {.seed = derive_seed(r, 9, t)})

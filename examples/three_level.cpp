@@ -151,10 +151,10 @@ int main(int argc, char** argv) {
     mc_options.training.adam.learning_rate = 3e-3;
     mc_options.training.progress = false;
     const auto mc_summary =
-        training::train_mc(mc, mc_data.theta, mc_data.x_fine, losses::Task::nle, mc_options);
+        training::train_mc(mc, mc_data.theta, mc_data.x, losses::Task::nle, mc_options);
     const auto test =
         simulators::generate_dataset(simulator.level<2>(), prior, quick ? 1000 : 5000, seed + 200);
-    losses::McLoss<Estimator> test_nll(likelihood, test.theta, test.x_fine, losses::Task::nle);
+    losses::McLoss<Estimator> test_nll(likelihood, test.theta, test.x, losses::Task::nle);
     std::printf(
         "\nheld-out NLL on %ld fresh top-level simulations: planned %.4f, plain NLE on %ld "
         "top-level simulations %.4f (%s, %d epochs)\n",

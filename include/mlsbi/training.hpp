@@ -10,4 +10,5 @@
 #include "mlsbi/training/coupling_report.hpp"
 #include "mlsbi/training/pilot.hpp"
 #include "mlsbi/training/runaway.hpp"
+#include "mlsbi/training/standardization.hpp"
 #include "mlsbi/training/trainer.hpp"

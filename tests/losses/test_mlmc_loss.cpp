@@ -274,19 +274,6 @@ TEST_CASE("Per-level diagnostics of the loss differences", "[losses][mlmc]") {
     }
 }
 
-TEST_CASE("MLMC standardisation is fitted on the highest-fidelity data", "[losses][mlmc]") {
-    const Data data = make_data({30, 10, 6}, 21);
-    for (Task task : {Task::nle, Task::npe}) {
-        Estimator<double> est = make_estimator<double>(task);
-        MlmcLoss<Estimator<double>> loss(est, data, task);
-        loss.fit_standardization(est);
-        const Matrix<double>& y = task == Task::nle ? data.levels[2].x_fine : data.levels[2].theta;
-        const Matrix<double>& c = task == Task::nle ? data.levels[2].theta : data.levels[2].x_fine;
-        CHECK((est.input_standardizer().mean() - y.rowwise().mean()).norm() < 1e-12);
-        CHECK((est.context_standardizer().mean() - c.rowwise().mean()).norm() < 1e-12);
-    }
-}
-
 TEST_CASE("MLMC loss rejects bad input with messages naming the level", "[losses][mlmc]") {
     const Estimator<double> est = make_estimator<double>(Task::nle);
     using Loss = MlmcLoss<Estimator<double>>;

@@ -400,14 +400,15 @@ TEST_CASE("generate_multilevel_dataset accepts any MultilevelModel", "[dataset]"
 TEST_CASE("generate_dataset: single-level data for MC baselines", "[dataset]") {
     const gnk::HighLevel high;
     LevelReport report;
-    const LevelData data = generate_dataset(high, gnk::prior(), 300, 11, {}, &report);
+    const Simulations data = generate_dataset(high, gnk::prior(), 300, 11, {}, &report);
     CHECK(data.size() == 300);
-    CHECK(data.x_coarse.size() == 0);
+    CHECK(data.x.rows() == high.output_dim());
+    CHECK(data.seeds.size() == 300);
     CHECK(report.simulations == 300);
     CHECK(report.kept == 300);
     const auto index = std::uint64_t{17};
     CHECK(data.seeds[17] == derive_seed(11, single_level_stream, index, simulator_tag));
-    CHECK(data.x_fine.allFinite());
+    CHECK(data.x.allFinite());
     // Independent of the multilevel dataset drawn from the same master seed.
     const auto ml = generate_multilevel_dataset(gnk::make_multilevel(), gnk::prior(),
                                                 {.samples_per_level = {300, 300}, .seed = 11});

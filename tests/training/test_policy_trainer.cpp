@@ -83,10 +83,12 @@ TEST_CASE("train_with(Adam) is train() step for step", "[training][policy]") {
     const Data data = make_data(300, 1);
     const training::TrainingOptions options = quiet(40);
     Estimator a = make_estimator();
+    training::fit_standardization(a, data.theta, data.x, Task::nle);
     Loss loss_a(a, data.theta, data.x, Task::nle);
     const auto summary_a = training::train(a, loss_a, options);
 
     Estimator b = make_estimator();
+    training::fit_standardization(b, data.theta, data.x, Task::nle);
     Loss loss_b(b, data.theta, data.x, Task::nle);
     optimizers::Adam<double> adam(b.parameter_count(), options.adam);
     const auto summary_b = training::train_with(b, loss_b, options, adam);
@@ -99,6 +101,7 @@ TEST_CASE("train_with(Adam) is train() step for step", "[training][policy]") {
 TEST_CASE("SGD with momentum trains through the trainer", "[training][policy]") {
     const Data data = make_data(400, 2);
     Estimator est = make_estimator();
+    training::fit_standardization(est, data.theta, data.x, Task::nle);
     Loss loss(est, data.theta, data.x, Task::nle);
     optimizers::SgdMomentum<double> sgd(est.parameter_count(), {.learning_rate = 0.05});
     training::LossHistory history;
@@ -128,6 +131,7 @@ TEST_CASE("A checkpointed, interrupted and resumed training equals the uninterru
 
     auto run = [&](auto&&... callbacks) {
         Estimator est = make_estimator();
+        training::fit_standardization(est, data.theta, data.x, Task::nle);
         Loss loss(est, data.theta, data.x, Task::nle);
         Loss validation(est, held_out.theta, held_out.x, Task::nle);
         optimizers::Adam<double> adam(est.parameter_count(), options.adam);
@@ -175,6 +179,7 @@ TEST_CASE("EarlyStopping stops on the validation loss; ProgressBar is quiet when
     const Data data = make_data(200, 5);
     const Data held_out = make_data(50, 6);
     Estimator est = make_estimator();
+    training::fit_standardization(est, data.theta, data.x, Task::nle);
     Loss loss(est, data.theta, data.x, Task::nle);
     Loss validation(est, held_out.theta, held_out.x, Task::nle);
     training::TrainingOptions options = quiet(2000);

@@ -101,6 +101,7 @@ TEST_CASE("A held-out criterion that rises past the margin never ends completed"
           "[training][runaway]") {
     const auto data = make_data(300, 30, 0.0, 1);
     auto est = make_estimator(2);
+    training::fit_standardization(est, data.levels[0].theta, data.levels[0].x_fine, Task::nle);
     losses::McLoss<Estimator> loss(est, data.levels[0].theta, data.levels[0].x_fine, Task::nle);
     ScriptedValidation validation;  // best -0.3 at epoch 3, then +0.25 per epoch
     std::vector<Vector<float>> weights;

@@ -100,10 +100,6 @@ struct PoisonedLoss {
     int calls = 0;
     [[nodiscard]] Index term_count() const { return inner.term_count(); }
     [[nodiscard]] Index max_batches() const { return inner.max_batches(); }
-    template <class E>
-    void fit_standardization(E& e) const {
-        inner.fit_standardization(e);
-    }
     // The gradients go into the trainer's matrix through a Ref (a by-value parameter would write
     // into a copy and leave the trainer reading uninitialised memory).
     template <class E>
@@ -122,6 +118,7 @@ TEMPLATE_TEST_CASE("Full-batch MC training lowers the loss and records its histo
     using Scalar = TestType;
     const auto data = make_level(200, 1, 3);
     auto est = make_estimator<Scalar>(1);
+    training::fit_standardization(est, data.theta, data.x_fine, Task::nle);
     losses::McLoss<Estimator<Scalar>> loss(est, data.theta, data.x_fine, Task::nle);
     const auto summary = training::train(est, loss, quiet(60));
     CHECK(summary.status == TrainingStatus::completed);
@@ -135,7 +132,7 @@ TEMPLATE_TEST_CASE("Full-batch MC training lowers the loss and records its histo
     CHECK(summary.message == "completed 60 epochs");
     // The history is the loss before each step: epoch 1's is the initial loss.
     auto fresh = make_estimator<Scalar>(1);
-    loss.fit_standardization(fresh);
+    training::fit_standardization(fresh, data.theta, data.x_fine, Task::nle);
     CHECK(loss.value(fresh) == Approx(summary.training_loss.front()).epsilon(1e-5));
 }
 
@@ -143,6 +140,7 @@ TEST_CASE("Early stopping restores the best validated weights", "[training][trai
     const auto train_data = make_level(40, 1, 5);
     const auto validation_data = make_level(40, 1, 6);
     auto est = make_estimator<double>(2, {32, 32});
+    training::fit_standardization(est, train_data.theta, train_data.x_fine, Task::nle);
     losses::McLoss<Estimator<double>> loss(est, train_data.theta, train_data.x_fine, Task::nle);
     losses::McLoss<Estimator<double>> validation(est, validation_data.theta, validation_data.x_fine,
                                                  Task::nle);
@@ -167,6 +165,7 @@ TEST_CASE("A non-finite loss stops training with a status and the best finite we
           "[training][trainer]") {
     const auto data = make_level(100, 1, 8);
     auto est = make_estimator<double>(3);
+    training::fit_standardization(est, data.theta, data.x_fine, Task::nle);
     losses::McLoss<Estimator<double>> inner(est, data.theta, data.x_fine, Task::nle);
     PoisonedLoss<losses::McLoss<Estimator<double>>> loss{inner, 31};
     const auto summary = training::train(est, loss, quiet(100));
@@ -184,6 +183,7 @@ TEST_CASE("A non-finite loss stops training with a status and the best finite we
     SECTION("with a validation loss: the best validated weights") {
         const auto vdata = make_level(50, 1, 9);
         auto est2 = make_estimator<double>(3);
+        training::fit_standardization(est2, data.theta, data.x_fine, Task::nle);
         losses::McLoss<Estimator<double>> inner2(est2, data.theta, data.x_fine, Task::nle);
         losses::McLoss<Estimator<double>> validation(est2, vdata.theta, vdata.x_fine, Task::nle);
         PoisonedLoss<losses::McLoss<Estimator<double>>> poisoned{inner2, 11};
@@ -218,6 +218,7 @@ TEST_CASE("A diverging MLMC loss gives the diverged status", "[training][trainer
 TEST_CASE("Callbacks see per-step diagnostics and can stop training", "[training][trainer]") {
     const auto data = make_data(300, 30, 12);
     auto est = make_estimator<double>(5);
+    training::fit_standardization(est, data, Task::nle);
     losses::MlmcLoss<Estimator<double>> loss(est, data, Task::nle);
     long steps = 0;
     long projected = 0;
@@ -257,6 +258,7 @@ TEST_CASE("Mini-batch training is deterministic and independent of the thread co
         training::TrainingOptions options = quiet(20);
         options.batches_per_epoch = 2;
         options.shuffle_seed = 77;
+        training::fit_standardization(est, data, Task::nle);
         losses::MlmcLoss<Estimator<float>> loss(est, data, Task::nle,
                                                 {.chunk_size = 32, .threads = threads});
         const auto summary = training::train(est, loss, options);
@@ -373,6 +375,7 @@ TEST_CASE("split_indices is a seeded partition", "[training][baselines]") {
 TEST_CASE("Training rejects bad options before it starts", "[training][trainer]") {
     const auto data = make_level(50, 1, 1);
     auto est = make_estimator<double>(1);
+    training::fit_standardization(est, data.theta, data.x_fine, Task::nle);
     losses::McLoss<Estimator<double>> loss(est, data.theta, data.x_fine, Task::nle);
     const Vector<double> before = est.parameters();
     auto o = quiet(10);

@@ -9,7 +9,8 @@
 /// fold train scikit-learn's MLPClassifier (2 hidden layers of 10 x dim, ReLU, Adam with lr 1e-3,
 /// minibatches of 200, L2 penalty 1e-4, stop when the training loss has not improved by 1e-4 for
 /// 10 epochs) on the other folds; report the mean held-out accuracy. This implementation follows
-/// that recipe on nn::Mlp with a hand-written logistic-loss gradient and optimizers::Adam.
+/// that recipe on nn::Mlp with a hand-written logistic-loss gradient, trained by the library's
+/// loop (training::train_with with optimizers::Adam, detail/c2st_classifier.hpp).
 ///
 /// References: Lopez-Paz, Oquab (2017), Revisiting classifier two-sample tests, ICLR;
 /// Lueckmann et al. (2021), Benchmarking simulation-based inference, AISTATS.
@@ -24,10 +25,11 @@
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/parallel_for.hpp"
-#include "mlsbi/nn/mlp.hpp"
+#include "mlsbi/diagnostics/detail/c2st_classifier.hpp"
 #include "mlsbi/optimizers/adam.hpp"
 #include "mlsbi/rng/random_stream.hpp"
 #include "mlsbi/rng/shuffle.hpp"
+#include "mlsbi/training/trainer.hpp"
 
 namespace mlsbi::diagnostics {
 
@@ -74,98 +76,31 @@ struct C2stResult {
 
 namespace detail {
 
-/// Trains one classifier on (train_x, train_label) and returns its accuracy on the test set.
+/// Trains one classifier on (train_x, train_label) through training::train_with (Adam, the
+/// logistic loss over minibatches, scikit-learn's stopping rule as a policy) and returns its
+/// accuracy on the test set.
 template <typename Scalar>
 double c2st_fold(const Matrix<Scalar>& train_x, const Vector<Scalar>& train_label,
                  const Matrix<Scalar>& test_x, const Vector<Scalar>& test_label,
                  const C2stOptions& options, std::uint64_t seed, Index& epochs, bool& converged) {
-    const Index d = train_x.rows();
-    const Index n = train_x.cols();
-    ParameterLayout layout;
-    const Index width = options.hidden_multiplier * d;
-    nn::Mlp<Scalar> net(
-        layout,
-        nn::MlpShape{d, std::vector<Index>(static_cast<std::size_t>(options.hidden_layers), width),
-                     1, nn::Activation::relu});
-    Vector<Scalar> params(layout.size());
-    RandomStream rng(seed);
-    // Glorot-uniform as scikit-learn: W, b ~ U(-sqrt(6 / (in + out)), +...).
-    for (const auto& layer : net.layers()) {
-        const double in = static_cast<double>(layer.input_dim());
-        const double bound = std::sqrt(6.0 / (in + static_cast<double>(layer.output_dim())));
-        layer.initialize(params.data(), rng, bound * std::sqrt(in));
-    }
-    optimizers::Adam<Scalar> adam(
-        layout.size(), optimizers::AdamOptions{options.learning_rate, options.beta1, options.beta2,
-                                               options.epsilon});
-    const Index batch = std::min(options.batch_size, n);
-    std::vector<Index> order(static_cast<std::size_t>(n));
-    std::iota(order.begin(), order.end(), Index(0));
-    Matrix<Scalar> batch_x(d, batch);
-    Vector<Scalar> batch_label(batch);
-    Matrix<Scalar> grad_out(1, batch);
-    Vector<Scalar> grad(layout.size());
-    typename nn::Mlp<Scalar>::Workspace ws;
-    double best = std::numeric_limits<double>::infinity();
-    Index stale = 0;
-    converged = false;
-    epochs = 0;
-    for (Index epoch = 0; epoch < options.max_epochs; ++epoch) {
-        shuffle_in_place(order, rng);
-        double epoch_loss = 0;
-        for (Index start = 0; start < n; start += batch) {
-            const Index b = std::min(batch, n - start);
-            for (Index k = 0; k < b; ++k) {
-                const Index j = order[static_cast<std::size_t>(start + k)];
-                batch_x.col(k) = train_x.col(j);
-                batch_label(k) = train_label(j);
-            }
-            const Matrix<Scalar>& logits = net.forward(params.data(), batch_x.leftCols(b), ws);
-            // Logistic loss l = softplus(s) - y s, dl/ds = sigmoid(s) - y, averaged over the batch.
-            double loss = 0;
-            for (Index k = 0; k < b; ++k) {
-                const double s = static_cast<double>(logits(0, k));
-                const double y = static_cast<double>(batch_label(k));
-                loss += std::max(s, 0.0) - y * s + std::log1p(std::exp(-std::abs(s)));
-                grad_out(0, k) =
-                    static_cast<Scalar>((1.0 / (1.0 + std::exp(-s)) - y) / static_cast<double>(b));
-            }
-            grad.setZero();
-            net.backward(params.data(), batch_x.leftCols(b), grad_out.leftCols(b), ws, grad.data(),
-                         nullptr);
-            // L2 penalty alpha ||W||^2 / (2 b) on the weights (not the biases), as scikit-learn.
-            double penalty = 0;
-            const auto scale = static_cast<Scalar>(options.l2_penalty / static_cast<double>(b));
-            for (const auto& layer : net.layers()) {
-                const Index count = layer.input_dim() * layer.output_dim();
-                const auto w = params.segment(layer.offset(), count);
-                penalty += static_cast<double>(w.squaredNorm());
-                grad.segment(layer.offset(), count) += scale * w;
-            }
-            loss = loss / static_cast<double>(b) +
-                   0.5 * options.l2_penalty * penalty / static_cast<double>(b);
-            epoch_loss += loss * static_cast<double>(b);
-            adam.step(params, grad);
-        }
-        epoch_loss /= static_cast<double>(n);
-        ++epochs;
-        stale = epoch_loss > best - options.tolerance ? stale + 1 : 0;
-        best = std::min(best, epoch_loss);
-        if (stale > options.patience) {
-            converged = true;
-            break;
-        }
-    }
-    // Held-out accuracy: class 1 when the logit is positive.
-    Index correct = 0;
-    const Index chunk = 4096;
-    for (Index start = 0; start < test_x.cols(); start += chunk) {
-        const Index b = std::min(chunk, test_x.cols() - start);
-        const Matrix<Scalar>& logits = net.forward(params.data(), test_x.middleCols(start, b), ws);
-        for (Index k = 0; k < b; ++k)
-            correct += (logits(0, k) > Scalar(0)) == (test_label(start + k) > Scalar(0.5)) ? 1 : 0;
-    }
-    return static_cast<double>(correct) / static_cast<double>(test_x.cols());
+    Classifier<Scalar> classifier(train_x.rows(), options.hidden_layers,
+                                  options.hidden_multiplier * train_x.rows(), seed);
+    LogisticLoss<Scalar> loss(train_x, train_label, options.batch_size, options.l2_penalty);
+    training::TrainingOptions training;
+    training.max_epochs = static_cast<int>(std::min<Index>(options.max_epochs, 1 << 30));
+    training.batches_per_epoch = loss.batch_count();
+    training.shuffle_seed = derive_seed(seed, 0x73687566ULL);              // "shuf"
+    training.max_gradient_norm = std::numeric_limits<double>::infinity();  // sklearn: no clipping
+    training.adam = optimizers::AdamOptions{options.learning_rate, options.beta1, options.beta2,
+                                            options.epsilon};
+    optimizers::Adam<Scalar> adam(classifier.parameter_count(), training.adam);
+    TrainingLossPlateau<LogisticLoss<Scalar>> plateau(loss, train_x.cols(), options.tolerance,
+                                                      options.patience);
+    const training::TrainingSummary summary =
+        training::train_with(classifier, loss, training, adam, plateau);
+    epochs = summary.epochs;
+    converged = plateau.converged();
+    return classifier.accuracy(test_x, test_label);
 }
 
 }  // namespace detail

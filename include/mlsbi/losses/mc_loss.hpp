@@ -37,11 +37,6 @@ public:
     [[nodiscard]] Index size() const { return this->terms().front().size(); }
     [[nodiscard]] std::string term_name(Index /*term*/) const { return "h_0"; }
 
-    /// Fits the estimator's z-scoring on this data set (needs n >= 2).
-    void fit_standardization(Estimator& estimator) const {
-        this->fit_standardization_on(estimator, 0, "McLoss::fit_standardization");
-    }
-
     /// One entry: mean and variance of the per-sample loss f_i = -log q(y_i | c_i).
     std::vector<LevelDiagnostics> level_diagnostics(const Estimator& estimator) {
         return {Base::base_level(this->per_term_losses(estimator)[0])};

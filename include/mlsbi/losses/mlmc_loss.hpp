@@ -26,10 +26,11 @@ namespace mlsbi::losses {
 /// and one backward pass, in fixed-size chunks run in parallel and reduced in a fixed order
 /// (bit-identical for any thread count).
 ///
-/// Standardisation: ONE z-scoring for all levels, fitted by `fit_standardization` on the
-/// highest-fidelity data (level L's theta and x_fine), since G_L is the simulator the model
-/// must describe; per-level statistics (as in the research code) would give the +f_l and
-/// -f_{l-1} terms different input scalings and break the telescoping sum.
+/// Standardisation: the loss only reads data; the estimator arrives with its z-scoring. ML
+/// training fits ONE z-scoring for all levels on the highest-fidelity data
+/// (training::fit_standardization on the dataset), since G_L is the simulator the model must
+/// describe; per-level statistics (as in the research code) would give the +f_l and -f_{l-1}
+/// terms different input scalings and break the telescoping sum.
 ///
 /// Memory: the data are converted to Scalar once at construction (each level l >= 1 keeps
 /// theta twice, once per term); plus one workspace and one gradient buffer per chunk.
@@ -61,13 +62,6 @@ public:
     /// "h_0", "zeta_1^+", "zeta_1^-", ...
     [[nodiscard]] std::string term_name(Index term) const {
         return this->terms().at(static_cast<std::size_t>(term)).name();
-    }
-
-    /// Fits the estimator's z-scoring on the highest-fidelity data: level L's (theta, x_fine),
-    /// oriented for the task. \throws std::invalid_argument if n_L < 2.
-    void fit_standardization(Estimator& estimator) const {
-        this->fit_standardization_on(estimator, this->term_count() - 2,
-                                     "MlmcLoss::fit_standardization (the highest level)");
     }
 
     /// Per-level statistics of the per-sample losses at the current parameters: level 0 gets

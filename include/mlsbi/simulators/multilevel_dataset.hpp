@@ -46,6 +46,16 @@ struct LevelData {
     [[nodiscard]] Index size() const { return theta.cols(); }
 };
 
+/// Single-level simulations (theta_i, x_i = G(theta_i, seed_i)), all double, one sample per
+/// column: what generate_dataset returns for the plain (MC) baseline and for test sets.
+struct Simulations {
+    Matrix<double> theta;              ///< p x n
+    Matrix<double> x;                  ///< the simulator's output, d x n
+    std::vector<std::uint64_t> seeds;  ///< per-sample simulator seed
+    /// n.
+    [[nodiscard]] Index size() const { return theta.cols(); }
+};
+
 /// The columns `index` (in that order) of a level of any type with theta, x_fine and x_coarse
 /// (and seeds, when it has them), as LevelData: every array the level holds comes along, so
 /// seed-matched pairs stay whole and no seed is lost.
@@ -464,12 +474,12 @@ template <MultilevelModel Multilevel, distributions::Prior P>
 /// Generates n plain (single-level) simulations of one level, e.g. the high-fidelity data of an
 /// MC baseline. theta_i ~ prior, x_i = sim(theta_i, seed_i), seeds derived as for a multilevel
 /// dataset with level index `single_level_stream`, so the samples are independent of a
-/// multilevel dataset generated from the same master seed. x_coarse stays empty.
+/// multilevel dataset generated from the same master seed.
 /// \param report if not null, receives the level report.
 /// \throws std::invalid_argument if n < 1 or options are invalid; SimulationError as
 ///         generate_multilevel_dataset (level reported as 0).
 template <LevelSimulator S, distributions::Prior P>
-[[nodiscard]] LevelData generate_dataset(const S& sim, const P& prior, Index n, std::uint64_t seed,
+[[nodiscard]] Simulations generate_dataset(const S& sim, const P& prior, Index n, std::uint64_t seed,
                                          const DatasetOptions& options = {},
                                          LevelReport* report = nullptr) {
     options.validate();
@@ -489,7 +499,7 @@ template <LevelSimulator S, distributions::Prior P>
         detail::generate_level(caller, 0, single_level_stream, n, d, false, seed, prior,
                                options.non_finite, options.threads, fine, fine, local);
     if (report != nullptr) *report = local;
-    return data;
+    return Simulations{std::move(data.theta), std::move(data.x_fine), std::move(data.seeds)};
 }
 
 /// Checks a dataset's shapes and values: at least one level; every level non-empty; theta with

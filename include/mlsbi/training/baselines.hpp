@@ -15,6 +15,7 @@
 #include "mlsbi/losses/mlmc_loss.hpp"
 #include "mlsbi/rng/shuffle.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/training/standardization.hpp"
 #include "mlsbi/training/trainer.hpp"
 
 namespace mlsbi::training {
@@ -78,6 +79,9 @@ struct BaselineOptions {
     /// max(1, n_train / training_batch_size) steps, unless `training.batches_per_epoch` is set
     /// above 1 (then that wins). 0 = full batch (one step per epoch, the paper's setting).
     Index training_batch_size = 200;
+    /// Fit the estimator's z-scoring on the training part first (off to continue training a
+    /// network that keeps its z-scoring, as TL's fine-tuning does).
+    bool fit_standardization = true;
 
     void validate() const {
         training.validate();
@@ -119,6 +123,8 @@ TrainingSummary train_mc(Estimator& estimator, const ConstMatrixRef<double>& the
     const Matrix<double> x_train = x(Eigen::all, split.train);
     const Matrix<double> theta_validation = theta(Eigen::all, split.validation);
     const Matrix<double> x_validation = x(Eigen::all, split.validation);
+    if (options.fit_standardization)
+        fit_standardization(estimator, theta_train, x_train, task, "train_mc");
     losses::McLoss<Estimator> loss(estimator, theta_train, x_train, task, options.loss);
     losses::McLoss<Estimator> validation(estimator, theta_validation, x_validation, task,
                                          options.loss);
@@ -224,6 +230,9 @@ struct MlmcTrainingOptions {
     losses::LossOptions loss{};
     MlmcRecipe recipe = MlmcRecipe::robust;
     RobustMlmcOptions robust{};
+    /// Fit the estimator's z-scoring on the highest level's training data first (off to
+    /// continue training a network that keeps its z-scoring).
+    bool fit_standardization = true;
 
     /// The paper's exact recipe.
     [[nodiscard]] static MlmcTrainingOptions paper() {
@@ -311,12 +320,12 @@ RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::Multil
     using Scalar = typename Estimator::Scalar;
     const RobustMlmcOptions& robust = options.robust;
     const auto& top = data.levels.back();
+    if (options.fit_standardization)
+        fit_standardization(estimator, top.theta, top.x_fine, task, "train_mlmc_robust");
     losses::McLoss<Estimator> plain_loss(estimator, top.theta, top.x_fine, task, options.loss);
-    if (options.training.fit_standardization) plain_loss.fit_standardization(estimator);
 
     // Every phase: early stopping on the criterion, the best weights, the shared z-scoring.
     TrainingOptions phase = options.training;
-    phase.fit_standardization = false;
     phase.early_stopping = true;
     phase.restore_best = true;
     phase.patience = robust.patience;
@@ -342,6 +351,7 @@ RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::Multil
         o.training.label = options.training.label + "-level0";
         o.split_seed = derive_seed(options.split_seed, 0x6c30ULL);
         o.loss = options.loss;
+        o.fit_standardization = false;  // the shared z-scoring of every phase
         const auto& level0 = data.levels.front();
         if (robust.warm_start_all_cheap) {
             const auto& level1 = data.levels[1];
@@ -473,11 +483,14 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
     if (options.validation == MlmcValidation::none) {
         require(!options.training.early_stopping,
                 "train_mlmc: early_stopping needs validation = held_out_mlmc or a validation loss");
+        if (options.fit_standardization) fit_standardization(estimator, data, task, "train_mlmc");
         losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
         return train(estimator, loss, options.training, callbacks);
     }
     const auto [train_part, validation_part] =
         split_levels(data, options.validation_fraction, options.split_seed);
+    if (options.fit_standardization)
+        fit_standardization(estimator, train_part, task, "train_mlmc");
     losses::MlmcLoss<Estimator> loss(estimator, train_part, task, options.loss);
     losses::MlmcLoss<Estimator> validation(estimator, validation_part, task, options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
@@ -489,6 +502,7 @@ requires ValidationLoss<Validation, Estimator> TrainingSummary train_mlmc(
     Estimator& estimator, const Data& data, losses::Task task, const MlmcTrainingOptions& options,
     Validation& validation, const TrainingCallbacks& callbacks = {}) {
     options.validate();
+    if (options.fit_standardization) fit_standardization(estimator, data, task, "train_mlmc");
     losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
 }
@@ -536,15 +550,14 @@ TransferSummary train_transfer(Estimator& estimator, const ConstMatrixRef<double
         const IndexSplit split =
             split_indices(theta_high.cols(), options.fine_tuning.validation_fraction,
                           options.fine_tuning.split_seed);
-        const Matrix<double> theta = theta_high(Eigen::all, split.train);
-        const Matrix<double> x = x_high(Eigen::all, split.train);
-        losses::McLoss<Estimator>(estimator, theta, x, task, options.fine_tuning.loss)
-            .fit_standardization(estimator);
-        pretraining.training.fit_standardization = false;
+        fit_standardization(estimator, theta_high(Eigen::all, split.train),
+                            x_high(Eigen::all, split.train), task,
+                            "train_transfer (high-fidelity z-scoring)");
+        pretraining.fit_standardization = false;
     }
     out.pretraining = train_mc(estimator, theta_low, x_low, task, pretraining, callbacks);
     BaselineOptions fine_tuning = options.fine_tuning;
-    fine_tuning.training.fit_standardization = false;
+    fine_tuning.fit_standardization = false;
     out.fine_tuning = train_mc(estimator, theta_high, x_high, task, fine_tuning, callbacks);
     return out;
 }

@@ -32,6 +32,7 @@
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
 #include "mlsbi/training/allocation.hpp"
+#include "mlsbi/training/standardization.hpp"
 #include "mlsbi/training/trainer.hpp"
 
 namespace mlsbi::training {
@@ -205,13 +206,9 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
             theta = s.theta;
             x = s.x.back();
         }
-        losses::McLoss<Estimator> standardization(estimator, top.theta, top.x.back(), task,
-                                                  options.loss);
-        standardization.fit_standardization(estimator);
+        fit_standardization(estimator, top.theta, top.x.back(), task, "run_pilot");
         losses::McLoss<Estimator> loss(estimator, theta, x, task, options.loss);
-        TrainingOptions training = options.training;
-        training.fit_standardization = false;
-        pilot.training = train(estimator, loss, training);
+        pilot.training = train(estimator, loss, options.training);
     }
 
     // Every coupling (j, l) as one level of a multilevel dataset, measured in one pass.
@@ -296,7 +293,6 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         Estimator q_top = estimator;
         losses::McLoss<Estimator> fit(q_top, top.theta, top.x.back(), task, options.loss);
         TrainingOptions tune = options.training;
-        tune.fit_standardization = false;
         tune.label = options.training.label + "-top";
         (void)train(q_top, fit, tune);
         losses::McLoss<Estimator> fine(q_top, top.theta, top.x.back(), task, options.loss);

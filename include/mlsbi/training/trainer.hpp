@@ -40,8 +40,6 @@ struct TrainingOptions {
     int patience = 20;            ///< >= 1
     double min_improvement = 0;   ///< a validation loss counts as better if below best - this
     bool restore_best = true;     ///< with a validation loss: end with the best-validated weights
-    bool fit_standardization = true;  ///< call loss.fit_standardization(estimator) first (off to
-                                      ///< fine-tune a network that keeps its z-scoring)
     optimizers::AdamOptions adam{};
     optimizers::GradientAdjustmentOptions adjustment{};  ///< used when the loss has > 1 term
     double max_gradient_norm = optimizers::default_max_gradient_norm;  ///< > 0; +inf disables
@@ -168,15 +166,23 @@ struct TrainingCallbacks {
     std::function<bool(const EpochReport&)> on_epoch;
 };
 
-/// A loss `train` can minimise: losses::McLoss and losses::MlmcLoss satisfy it.
+/// What `train_with` trains: anything holding its parameters in one flat vector. Density
+/// estimators (losses::TrainableEstimator) are models; so is the C2ST classifier
+/// (diagnostics/detail/c2st_classifier.hpp), which trains through the same loop.
+template <class M>
+concept TrainableModel = RealScalar<typename M::Scalar> && requires(M& m) {
+    { m.parameters() } -> std::same_as<Vector<typename M::Scalar>&>;
+};
+
+/// A loss `train` can minimise: losses::McLoss and losses::MlmcLoss satisfy it (as does any
+/// loss with per-term gradients of the model's flat parameters).
 template <class L, class Estimator>
-concept TrainingLoss = requires(L& loss, const L& cl, Estimator& est, const Estimator& cest,
+concept TrainingLoss = requires(L& loss, const L& cl, const Estimator& cest,
                                 MatrixRef<typename Estimator::Scalar> grads,
                                 std::vector<double>& values, losses::BatchSlice slice,
                                 std::uint64_t seed) {
     { cl.term_count() } -> std::convertible_to<Index>;
     { cl.max_batches() } -> std::convertible_to<Index>;
-    {cl.fit_standardization(est)};
     { loss.evaluate(cest, grads, values, slice) } -> std::convertible_to<double>;
     {loss.shuffle(seed)};
 };
@@ -309,7 +315,7 @@ void end_training(Callback& callback, const TrainingSummary& summary) {
 ///         parameter count.
 /// \throws std::invalid_argument on bad options or shapes, before training starts.
 template <class Estimator, class Loss, class Validation, class Optimizer, class... Callbacks>
-requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+requires TrainableModel<Estimator> && TrainingLoss<Loss, Estimator> &&
     ValidationLoss<Validation, Estimator> &&
     optimizers::Optimizer<Optimizer, typename Estimator::Scalar>
         TrainingSummary train_with(Estimator& estimator, Loss& loss, Validation* validation,
@@ -319,7 +325,8 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
     using State = TrainingState<Scalar, typename Optimizer::State>;
     using Clock = std::chrono::steady_clock;
 
-    // --- 1. Prepare: check, z-score, the initial state (or a resumed one).
+    // --- 1. Prepare: check, the initial state (or a resumed one). The estimator keeps the
+    // z-scoring it arrives with (the recipes fit it from their data, see standardization.hpp).
     options.validate();
     const bool has_validation = validation != nullptr && !std::is_same_v<Validation, NoValidation>;
     require(!options.early_stopping || has_validation,
@@ -328,7 +335,6 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
             options.batches_per_epoch, ") exceeds the smallest level size (", loss.max_batches(),
             ")");
     const auto start = Clock::now();
-    if (options.fit_standardization) loss.fit_standardization(estimator);
     Vector<Scalar>& params = estimator.parameters();
     const Index p = params.size();
     State state;
@@ -508,7 +514,7 @@ requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> 
 
 /// train_with without a validation loss.
 template <class Estimator, class Loss, class Optimizer, class... Callbacks>
-requires losses::TrainableEstimator<Estimator> && TrainingLoss<Loss, Estimator> &&
+requires TrainableModel<Estimator> && TrainingLoss<Loss, Estimator> &&
     optimizers::Optimizer<Optimizer, typename Estimator::Scalar>
         TrainingSummary train_with(Estimator& estimator, Loss& loss, const TrainingOptions& options,
                                    Optimizer& optimizer, Callbacks&&... callbacks) {
@@ -569,6 +575,8 @@ struct LegacyCallbacks {
 ///   loss was evaluated at; mini-batch: the weights at the end of that epoch). Caveat: an
 ///   MLMC loss diverges towards -inf, so its lowest training loss belongs to already damaged
 ///   weights; give MLMC runs a validation loss when the best weights matter.
+/// The estimator's z-scoring is not touched: fit it first (training::fit_standardization, or
+/// the estimator's own fit_standardization); the recipes (train_mc, train_mlmc, ...) do.
 /// Bad options or shapes throw std::invalid_argument before training starts; problems during
 /// training are reported in the summary's status, never thrown.
 /// \tparam Estimator a losses::TrainableEstimator.

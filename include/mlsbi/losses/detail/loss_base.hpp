@@ -52,15 +52,6 @@ public:
 protected:
     LossBase(Task task, TermSet<Estimator> terms) : m_task(task), m_terms(std::move(terms)) {}
 
-    /// Fits the estimator's z-scoring on term `term`'s (y, c). \throws std::invalid_argument
-    /// naming `who` if it has fewer than 2 samples.
-    void fit_standardization_on(Estimator& estimator, Index term, const char* who) const {
-        const auto& t = m_terms.terms()[static_cast<std::size_t>(term)];
-        require(t.size() >= 2, who, ": the data it fits on have ", t.size(),
-                " samples, need at least 2");
-        estimator.fit_standardization(t.y, t.c);
-    }
-
     /// f_i = -log q(y_i | c_i) of every term, in sample order.
     std::vector<Vector<double>> per_term_losses(const Estimator& estimator) {
         return m_terms.per_sample_losses(estimator);
