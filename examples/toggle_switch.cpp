@@ -19,7 +19,7 @@
 //   toggle_switch [--quick] [--seeds 3] [--test-thetas 1000] [--draws 500] [--epochs 10000]
 //                 [--ablation-epochs 2000] [--mc-max-epochs 10000] [--curve-every 100]
 //                 [--methods A,B,C,high,medium,low,ablation] [--zscore paper|top] [--threads 0]
-//                 [--diagonal softplus|exp] [--first-seed 0] [--out DIR]
+//                 [--diagonal softplus|exp] [--recipe paper|robust] [--first-seed 0] [--out DIR]
 //   toggle_switch --merge DIR1,DIR2,... [--out DIR]   (pool the per-theta CSVs of several runs,
 //                 e.g. one process per seed, into one summary and box plot)
 //
@@ -29,6 +29,9 @@
 // statistics. `top` z-scores everything with the top level's statistics (the library's
 // train_mlmc). The two differ here because the chain has not converged at T = 50 or 80, so the
 // levels' x have different means and spreads; see the README's toggle-switch section.
+// --recipe: the ML training recipe. `paper` (default here, to reproduce the paper) runs fixed
+// epochs and keeps the last weights; `robust` is the library's default (train_mlmc: held-out
+// high-fidelity criterion, warm start, plain-MC safety net), with --epochs as its ML-phase cap.
 // --diagonal: the MDN's precision diagonal, softplus(s) + 0.01 as sbi/pyknos (the paper's code) or
 // e^s (the library's default). Both choices matter for whether ML training diverges (README).
 #include <algorithm>
@@ -79,6 +82,7 @@ struct Config {
     std::string out = "toggle_switch_out";
     std::string zscore = "paper";  // ML z-scoring: paper (every tensor by its own statistics) or top
     std::string diagonal = "softplus";  // MDN precision diagonal: softplus (pyknos, the paper) or exp
+    std::string recipe = "paper";  // ML recipe: paper (fixed epochs, last weights) or robust (the default)
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -125,6 +129,8 @@ Config parse(int argc, char** argv) {
             c.diagonal = next(i);
         } else if (a == "--zscore") {
             c.zscore = next(i);
+        } else if (a == "--recipe") {
+            c.recipe = next(i);
         } else if (a == "--out") {
             c.out = next(i);
         } else {
@@ -136,6 +142,10 @@ Config parse(int argc, char** argv) {
             "bad configuration");
     require(c.diagonal == "softplus" || c.diagonal == "exp", "--diagonal must be softplus or exp");
     require(c.zscore == "paper" || c.zscore == "top", "--zscore must be paper or top, got '", c.zscore, "'");
+    require(c.recipe == "paper" || c.recipe == "robust", "--recipe must be paper or robust, got '", c.recipe,
+            "'");
+    require(c.recipe == "paper" || c.zscore == "top",
+            "--recipe robust fits the library's top-level z-scoring: give --zscore top with it");
     for (const auto& m : c.methods)
         require(m == "A" || m == "B" || m == "C" || m == "high" || m == "medium" || m == "low" ||
                     m == "ablation",
@@ -471,7 +481,7 @@ int main(int argc, char** argv) try {
             Row& row = rows[r];
             const Method& m = row.method;
             Estimator q(mdn_options(config), derive_seed(s, 2));
-            losses::McLoss<Estimator> held_out(q, curve_data.theta, curve_data.x_fine, losses::Task::nle,
+            losses::McLoss<Estimator> held_out(q, curve_data.theta, curve_data.x, losses::Task::nle,
                                                loss_options);
             training::TrainingCallbacks callbacks;
             std::vector<double> curve_nll;
@@ -495,6 +505,8 @@ int main(int argc, char** argv) try {
                 training::MlmcTrainingOptions options;
                 options.training = paper_recipe(m.epochs, m.rescale, m.project);
                 options.validation = training::MlmcValidation::none;
+                options.recipe = config.recipe == "robust" ? training::MlmcRecipe::robust
+                                                           : training::MlmcRecipe::paper;
                 options.loss = loss_options;
                 start = Clock::now();
                 cpu_start = std::clock();
@@ -504,7 +516,7 @@ int main(int argc, char** argv) try {
                     const auto [x_top, theta_top] = zscore_each_tensor(data);
                     q.set_standardization(flows::Standardizer<float>(1),
                                           flows::Standardizer<float>(ts::parameter_count));
-                    options.training.fit_standardization = false;
+                    options.fit_standardization = false;
                     callbacks.on_epoch = [&, x_top = x_top, theta_top = theta_top](const training::EpochReport& e) {
                         if (e.epoch % config.curve_every == 0 || e.epoch == 1) {
                             Estimator view = q;
@@ -535,7 +547,7 @@ int main(int argc, char** argv) try {
                 options.loss = loss_options;
                 start = Clock::now();
                 cpu_start = std::clock();
-                summary = training::train_mc(q, data.theta, data.x_fine, losses::Task::nle, options, callbacks);
+                summary = training::train_mc(q, data.theta, data.x, losses::Task::nle, options, callbacks);
             }
             const double train_seconds = seconds_since(start);
             const double train_cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
