@@ -22,15 +22,15 @@
 #include <vector>
 
 #include "mlsbi/diagnostics/kl_divergence.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/context_spline_flow.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/gnk.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training.hpp"
 
 using namespace mlsbi;
 using Flow = flows::ContextSplineFlow<float>;
-using Estimator = flows::ConditionalEstimator<Flow>;
+using Estimator = flows::LikelihoodEstimator<Flow>;
 
 namespace {
 
@@ -162,10 +162,12 @@ struct Row {
     std::vector<std::string> status{};
 };
 
-Flow::Options flow_options() {
-    // The paper: one spline transform, 10 bins, tail bound 7, MLP 4-50-50-29 with ReLU.
-    return Flow::Options{.input_dim = 1, .context_dim = 4, .transforms = 1, .hidden = {50, 50},
-                         .bins = 10, .tail_bound = 7.0, .activation = nn::Activation::relu};
+// The paper's network (one spline transform, 10 bins, tail bound 7, MLP 4-50-50-29 with ReLU;
+// the front end infers the dimensions), every method of a seed from the same initial weights.
+sbi::Options<Flow> architecture(std::uint64_t seed) {
+    return {.density = {.transforms = 1, .hidden = {50, 50}, .bins = 10, .tail_bound = 7.0,
+                        .activation = nn::Activation::relu},
+            .network_seed = derive_seed(seed, 2)};
 }
 
 }  // namespace
@@ -218,23 +220,23 @@ int main(int argc, char** argv) try {
         const auto s = static_cast<std::uint64_t>(seed);
         for (std::size_t r = 0; r < config.n1.size(); ++r) {
             const Index n1 = config.n1[r];
-            const auto data = simulators::generate_multilevel_dataset(
-                model, prior, {.samples_per_level = {config.n0, n1}, .seed = derive_seed(s, 1)});  // nested: the n1 = 50 pairs are the first 50 of n1 = 300
-            Estimator q(flow_options(), derive_seed(s, 2));
-            const auto summary = training::train_mlmc(q, data, losses::Task::nle, ml_options);
-            record(rows[r], seed, evaluate(q, points), summary.seconds, training::to_string(summary.status));
+            // Nested across n1: the n1 = 50 pairs are the first 50 of n1 = 300 (same data seed).
+            auto ml = sbi::make_nle(prior, architecture(s));
+            ml.append_simulations(simulators::generate_multilevel_dataset(
+                model, prior, {.samples_per_level = {config.n0, n1}, .seed = derive_seed(s, 1)}));
+            const auto& summary = ml.train(ml_options);
+            record(rows[r], seed, evaluate(ml.estimator(), points), summary.seconds,
+                   training::to_string(summary.status));
         }
-        const auto high = simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
-        Estimator q_high(flow_options(), derive_seed(s, 2));
-        const auto high_summary = training::train_mc(q_high, high.theta, high.x, losses::Task::nle, mc_options);
-        record(rows[rows.size() - 2], seed, evaluate(q_high, points), high_summary.seconds,
-               training::to_string(high_summary.status));
-
-        const auto low = simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
-        Estimator q_low(flow_options(), derive_seed(s, 2));
-        const auto low_summary = training::train_mc(q_low, low.theta, low.x, losses::Task::nle, mc_options);
-        record(rows.back(), seed, evaluate(q_low, points), low_summary.seconds,
-               training::to_string(low_summary.status));
+        // Plain NLE on one level: the single-level special case of the same front end.
+        auto single = [&](const auto& level, Index n, std::uint64_t data_seed, Row& row) {
+            const auto sims = simulators::generate_dataset(level, prior, n, data_seed);
+            auto mc = sbi::make_nle(prior, architecture(s));
+            const auto& summary = mc.append_simulations(sims.theta, sims.x).train_single_level(mc_options);
+            record(row, seed, evaluate(mc.estimator(), points), summary.seconds, training::to_string(summary.status));
+        };
+        single(model.level<1>(), config.n_high, derive_seed(s, 3), rows[rows.size() - 2]);
+        single(model.level<0>(), config.n_low, derive_seed(s, 4), rows.back());
         std::cerr << "seed " << seed + 1 << "/" << config.seeds << " done\n";
     }
 

@@ -14,17 +14,15 @@
 #include <string>
 
 #include "mlsbi/distributions/box_uniform.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/maf.hpp"
 #include "mlsbi/rng/brownian.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/function_level.hpp"
-#include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/multilevel_simulator.hpp"
 #include "mlsbi/training.hpp"
 
 using namespace mlsbi;
 using Flow = flows::MaskedAutoregressiveFlow<float>;
-using Estimator = flows::ConditionalEstimator<Flow>;
 
 namespace {
 
@@ -42,11 +40,6 @@ void euler(const ConstVectorRef<double>& theta, std::uint64_t seed, VectorRef<do
     }
     x(0) = state;
     x(1) = sum;
-}
-
-Estimator make_estimator() {
-    return Estimator(Flow::Options{.input_dim = 2, .context_dim = 2, .transforms = 3, .hidden = 32},
-                     /*seed=*/7);
 }
 
 }  // namespace
@@ -79,25 +72,26 @@ int main(int argc, char** argv) {
         simulators::make_level(2, euler<1>, /*cost=*/64.0),    // 64 steps
         simulators::make_level(2, euler<2>, /*cost=*/512.0));  // 512 steps: the one we trust
     const distributions::BoxUniform prior({0.5, 0.1}, {4.0, 1.0});
+    const sbi::Options<Flow> architecture{.seed = seed, .density = {.transforms = 3, .hidden = 32}};
 
     // 1. Pilot -> plan -> dataset, within one budget (nominal costs: the Euler step counts).
     training::PlanningOptions planning;
     planning.pilot.samples_per_level = quick ? 32 : 64;
-    planning.pilot.seed = seed;
     planning.pilot.training.max_epochs = quick ? 100 : 200;
     planning.pilot.training.adam.learning_rate = 3e-3;
-    const auto planned = training::plan_and_generate(simulator, prior, make_estimator(),
-                                                     losses::Task::nle, budget, planning);
+    auto nle = sbi::make_nle(prior, architecture);
+    nle.simulate(simulator, sbi::Budget{budget}, planning);
     std::printf("plan for budget %g (pilot %s):\n%s\n", budget,
-                training::to_string(planned.pilot.training.status),
-                planned.plan.describe().c_str());
+                training::to_string(nle.pilot().training.status), nle.plan().describe().c_str());
 
     // 2. Train on the planned dataset: ML-NLE with explicit options (held-out MLMC loss with
     //    early stopping, best weights restored), or plain NLE when the plan is plain MC.
-    Estimator likelihood = make_estimator();
     training::GradientMonitor monitor;
-    training::TrainingSummary summary;
-    if (planned.plan.multilevel()) {
+    training::BaselineOptions mc_options;
+    mc_options.training_batch_size = 0;  // full batch, as measured
+    mc_options.training.adam.learning_rate = 3e-3;
+    mc_options.training.progress = false;
+    if (nle.plan().multilevel()) {
         training::MlmcTrainingOptions options;
         options.training.max_epochs = quick ? 150 : 1000;
         options.training.adam.learning_rate = 3e-3;
@@ -105,37 +99,25 @@ int main(int argc, char** argv) {
         options.training.patience = 50;
         options.training.progress = false;
         options.validation = training::MlmcValidation::held_out_mlmc;
-        summary = training::train_mlmc(likelihood, planned.dataset, losses::Task::nle, options,
-                                       monitor.callbacks());
+        nle.train(options, monitor.callbacks());
     } else {
-        training::BaselineOptions options;
-        options.training_batch_size = 0;  // full batch, as measured
-        options.training.adam.learning_rate = 3e-3;
-        options.training.progress = false;
-        const auto& top = planned.dataset.levels[0];
-        summary = training::train_mc(likelihood, top.theta, top.x_fine, losses::Task::nle, options);
+        nle.train_single_level(mc_options);
     }
+    const training::TrainingSummary& summary = nle.training_summary();
     std::printf("training: %s, %d epochs\n\n", training::to_string(summary.status), summary.epochs);
 
     // 3. The coupling report at the trained network (costs: the nominal ones of the kept levels).
-    if (planned.plan.multilevel()) {
+    if (nle.plan().multilevel()) {
         training::CouplingReportOptions report_options;
-        for (const auto& level : planned.plan.levels)
-            report_options.cost.push_back(planned.pilot.statistics.cost[level.level]);
-        const auto report = training::coupling_report(likelihood, planned.dataset,
+        std::string kept;
+        for (const auto& level : nle.plan().levels) {
+            report_options.cost.push_back(nle.pilot().statistics.cost[level.level]);
+            kept += (kept.empty() ? "" : ", ") + std::to_string(level.level);
+        }
+        const auto report = training::coupling_report(nle.estimator(), nle.data(),
                                                       losses::Task::nle, &monitor, report_options);
-        std::printf(
-            "coupling report (dataset levels = simulator levels %s):\n%s\n",
-            [&] {
-                std::string s;
-                for (const auto l : planned.plan.kept_levels()) {
-                    if (!s.empty()) s += ", ";
-                    s += std::to_string(l);
-                }
-                return s;
-            }()
-                .c_str(),
-            report.table().c_str());
+        std::printf("coupling report (dataset levels = simulator levels %s):\n%s\n", kept.c_str(),
+                    report.table().c_str());
         report.write_csv(csv);
         std::printf("wrote %s\n", csv.c_str());
     }
@@ -143,23 +125,20 @@ int main(int argc, char** argv) {
     // 4. Check against plain NLE on the top level at the same budget: mean NLL on fresh
     //    top-level simulations (lower is better; a different seed stream from the training data).
     const auto n_mc = static_cast<Index>(budget / 512.0);
-    const auto mc_data =
-        simulators::generate_dataset(simulator.level<2>(), prior, n_mc, seed + 100);
-    Estimator mc = make_estimator();
-    training::BaselineOptions mc_options;
-    mc_options.training_batch_size = 0;  // full batch, as measured
-    mc_options.training.adam.learning_rate = 3e-3;
-    mc_options.training.progress = false;
-    const auto mc_summary =
-        training::train_mc(mc, mc_data.theta, mc_data.x, losses::Task::nle, mc_options);
+    const auto top_only = simulators::MultilevelSimulator(simulators::make_level(2, euler<2>, 512.0));
+    sbi::Options<Flow> mc_architecture = architecture;
+    mc_architecture.simulation_seed = seed + 100;  // its own simulations, not the pilot's
+    auto mc = sbi::make_nle(prior, mc_architecture);
+    mc.simulate(top_only, {n_mc});
+    const auto& mc_summary = mc.train_single_level(mc_options);
     const auto test =
         simulators::generate_dataset(simulator.level<2>(), prior, quick ? 1000 : 5000, seed + 200);
-    losses::McLoss<Estimator> test_nll(likelihood, test.theta, test.x, losses::Task::nle);
+    losses::McLoss test_nll(nle.estimator(), test.theta, test.x, losses::Task::nle);
     std::printf(
         "\nheld-out NLL on %ld fresh top-level simulations: planned %.4f, plain NLE on %ld "
         "top-level simulations %.4f (%s, %d epochs)\n",
-        static_cast<long>(test.size()), test_nll.value(likelihood), static_cast<long>(n_mc),
-        test_nll.value(mc), training::to_string(mc_summary.status), mc_summary.epochs);
-    std::printf("spent %g of %g\n", planned.spent, budget);
+        static_cast<long>(test.size()), test_nll.value(nle.estimator()), static_cast<long>(n_mc),
+        test_nll.value(mc.estimator()), training::to_string(mc_summary.status), mc_summary.epochs);
+    std::printf("spent %g of %g\n", nle.spent(), budget);
     return summary.ok() && mc_summary.ok() ? 0 : 1;
 }

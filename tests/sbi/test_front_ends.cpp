@@ -121,15 +121,20 @@ TEST_CASE("A budget lets the planner choose the samples per level", "[sbi][alloc
     training::PlanningOptions planning;
     planning.pilot.samples_per_level = 16;
     planning.pilot.training.max_epochs = 20;
-    const double budget = 2000;
+    const sbi::Budget budget{2000};
     auto npe = sbi::make_npe<Gaussian>(prior, small(4));
     npe.simulate(costly, budget, planning);
     const training::Plan& plan = npe.plan();
     REQUIRE(npe.level_count() == plan.levels.size());
     for (std::size_t l = 0; l < plan.levels.size(); ++l)
         CHECK(npe.data().levels[l].size() == plan.levels[l].samples);
-    CHECK(plan.total_cost <= budget);
+    CHECK(plan.total_cost <= budget.cost);
     CHECK_FALSE(plan.reasons.empty());
+    // The pilot and the spending are kept: pilot cost + added cost, within the budget.
+    CHECK(npe.pilot().samples_per_level == 16);
+    CHECK(npe.pilot().statistics.cost.size() == 2);
+    CHECK(npe.spent() >= npe.pilot().total_cost);
+    CHECK(npe.spent() <= budget.cost);
     // The same master seed plans and simulates the same run.
     auto again = sbi::make_npe<Gaussian>(prior, small(4));
     again.simulate(costly, budget, planning);
@@ -140,6 +145,20 @@ TEST_CASE("A budget lets the planner choose the samples per level", "[sbi][alloc
     planning.pilot.seed = 3;
     CHECK_THROWS_AS(seeded.simulate(costly, budget, planning), std::invalid_argument);
     CHECK_THROWS_AS(seeded.plan(), std::logic_error);
+    CHECK_THROWS_AS(seeded.pilot(), std::logic_error);
+    CHECK_THROWS_AS(seeded.spent(), std::logic_error);
+}
+
+TEST_CASE("A braced sample count is a sample count, never a budget", "[sbi][allocation]") {
+    // One level: simulate(simulator, {n}) must run n samples (a Budget needs its own type).
+    const auto one = simulators::MultilevelSimulator(simulators::make_level(2, shifted<1>, 10.0));
+    auto nle = sbi::make_nle<Gaussian>(prior, small(4));
+    nle.simulate(one, {500});
+    REQUIRE(nle.level_count() == 1);
+    CHECK(nle.data().levels[0].size() == 500);
+    CHECK_THROWS_AS(nle.plan(), std::logic_error);
+    auto bad = sbi::make_nle<Gaussian>(prior, small(4));
+    CHECK_THROWS_WITH(bad.simulate(one, sbi::Budget{-1}), Catch::Contains("budget must be positive"));
 }
 
 TEST_CASE("Single-level data train with the early-stopped MC recipe", "[sbi]") {

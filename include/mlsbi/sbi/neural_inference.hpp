@@ -5,6 +5,8 @@
 /// dimensions inferred from the data, and training it with the default recipe.
 #pragma once
 
+#include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -24,6 +26,13 @@
 #include "mlsbi/training/pilot.hpp"
 
 namespace mlsbi::sbi {
+
+/// A total simulation budget, pilot included, in the simulator's cost units: what
+/// NeuralInference::simulate plans for instead of explicit sample sizes. A type of its own so that
+/// `simulate(simulator, {500})` always means 500 samples of a one-level simulator, never a budget.
+struct Budget {
+    double cost = 0;  ///< > 0 and finite
+};
 
 /// Options of a front end (Nle, Npe). Every seed derives from `seed` unless overridden.
 /// \tparam Density a flows::ConditionalDensity; its Options' input_dim and context_dim are
@@ -106,9 +115,13 @@ public:
     /// \throws std::logic_error if there are data already (a plan is for a fresh run);
     ///         std::invalid_argument if planning.pilot.seed is set, or as
     ///         training::plan_and_generate.
-    template <simulators::MultilevelModel Simulator>
-    NeuralInference& simulate(const Simulator& simulator, double budget,
+    /// Budget is a template parameter only so that a braced list never selects this overload.
+    template <simulators::MultilevelModel Simulator, std::same_as<Budget> B>
+    NeuralInference& simulate(const Simulator& simulator, const B& budget,
                               training::PlanningOptions planning = {}) {
+        require(std::isfinite(budget.cost) && budget.cost > 0,
+                "NeuralInference::simulate: the budget must be positive and finite, got ",
+                budget.cost);
         if (!m_data.levels.empty())
             throw std::logic_error(
                 "NeuralInference::simulate(budget): there are simulations already; a budget "
@@ -125,9 +138,11 @@ public:
         const Index x_dim = simulator.output_dim(Simulator::levels - 1);
         const Estimator pilot_estimator = make_estimator(theta_dim, x_dim);
         training::PlannedDataset planned = training::plan_and_generate(
-            simulator, m_prior, pilot_estimator, task, budget, planning);
+            simulator, m_prior, pilot_estimator, task, budget.cost, planning);
         append(planned.dataset, "simulate");
         m_plan = std::move(planned.plan);
+        m_pilot = std::move(planned.pilot);
+        m_spent = planned.spent;
         ++m_rounds;
         return *this;
     }
@@ -138,6 +153,22 @@ public:
             throw std::logic_error(
                 "NeuralInference::plan: no budget was planned (simulate with a budget)");
         return *m_plan;
+    }
+
+    /// The pilot of simulate(simulator, budget): its statistics (costs, variances, biases) and
+    /// brief training. \throws std::logic_error if no budget was planned.
+    [[nodiscard]] const training::Pilot& pilot() const {
+        if (!m_pilot)
+            throw std::logic_error(
+                "NeuralInference::pilot: no budget was planned (simulate with a budget)");
+        return *m_pilot;
+    }
+
+    /// What simulate(simulator, budget) spent, pilot included, in the cost units (<= the budget).
+    /// \throws std::logic_error if no budget was planned.
+    [[nodiscard]] double spent() const {
+        (void)pilot();
+        return m_spent;
     }
 
     /// Appends single-level simulations made elsewhere: theta p x n, x d x n (one per column).
@@ -178,24 +209,29 @@ public:
         return train(options);
     }
 
-    /// ML training with explicit options (the seeds are used as given).
+    /// ML training with explicit options (the seeds are used as given) and optional callbacks
+    /// (e.g. training::GradientMonitor::callbacks() for the coupling report).
     /// \throws std::logic_error without multilevel data.
-    const training::TrainingSummary& train(const training::MlmcTrainingOptions& options) {
+    const training::TrainingSummary& train(const training::MlmcTrainingOptions& options,
+                                           const training::TrainingCallbacks& callbacks = {}) {
         if (level_count() < 2)
             throw std::logic_error(
                 "NeuralInference::train: MlmcTrainingOptions need multilevel data (>= 2 levels)");
         Estimator& estimator = build_estimator();
-        m_summary = training::train_mlmc(estimator, m_data, task, options);
+        m_summary = training::train_mlmc(estimator, m_data, task, options, callbacks);
         return *m_summary;
     }
 
     /// Single-level (MC) training on the highest-fidelity level alone, with explicit options
     /// (the other levels, if any, are ignored: the MC baseline of a multilevel run).
     /// \throws std::logic_error without data.
-    const training::TrainingSummary& train_single_level(const training::BaselineOptions& options) {
+    const training::TrainingSummary& train_single_level(
+        const training::BaselineOptions& options,
+        const training::TrainingCallbacks& callbacks = {}) {
         Estimator& estimator = build_estimator();
         const simulators::LevelData& finest = m_data.levels.back();
-        m_summary = training::train_mc(estimator, finest.theta, finest.x_fine, task, options);
+        m_summary =
+            training::train_mc(estimator, finest.theta, finest.x_fine, task, options, callbacks);
         return *m_summary;
     }
 
@@ -301,6 +337,8 @@ private:
     std::unique_ptr<Estimator> m_estimator;
     std::optional<training::TrainingSummary> m_summary;
     std::optional<training::Plan> m_plan;
+    std::optional<training::Pilot> m_pilot;
+    double m_spent = 0;
 };
 
 }  // namespace mlsbi::sbi
