@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Per-epoch training time of g-and-k NLE at the paper's configuration (METHOD.md Sec. 5; issue 3
+// Per-epoch training time of g-and-k NLE at the paper's configuration (Hikida et al. 2025, Sec. 5; issue 3
 // item 9): ML-NLE on n = (10^4, 300) seed-matched simulations against plain NLE on 300
 // high-fidelity and on 10^4 low-fidelity simulations, full batch, at 1 and 2 threads.
 //

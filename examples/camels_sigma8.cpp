@@ -20,9 +20,9 @@
 
 #include "mlsbi/diagnostics/calibration.hpp"
 #include "mlsbi/distributions/box_uniform.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/context_spline_flow.hpp"
 #include "mlsbi/io/npy.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training.hpp"
 #include "npe_support.hpp"
@@ -33,7 +33,7 @@
 
 using namespace mlsbi;
 using Flow = flows::ContextSplineFlow<float>;
-using Estimator = flows::ConditionalEstimator<Flow>;
+using Estimator = flows::PosteriorEstimator<Flow>;
 
 namespace {
 
@@ -75,11 +75,13 @@ Config parse(int argc, char** argv) {
     return c;
 }
 
-Flow::Options flow_options() {
-    // The paper's 1-D NSF (sbi for a scalar theta): 3 context-only rational-quadratic splines,
-    // 3 bins, tail bound 3, each spline's 3K - 1 = 8 parameters from an MLP 39-30-30-8 (ReLU).
-    return Flow::Options{.input_dim = 1, .context_dim = 39, .transforms = 3, .hidden = {30, 30},
-                         .bins = 3, .tail_bound = 3.0, .activation = nn::Activation::relu};
+// The paper's 1-D NSF (sbi for a scalar theta): 3 context-only rational-quadratic splines,
+// 3 bins, tail bound 3, each spline's 3K - 1 = 8 parameters from an MLP 39-30-30-8 (ReLU); the
+// front end infers the dimensions. Both methods of a seed start from the same network.
+sbi::Options<Flow> architecture(std::uint64_t seed) {
+    return {.density = {.transforms = 3, .hidden = {30, 30}, .bins = 3, .tail_bound = 3.0,
+                        .activation = nn::Activation::relu},
+            .network_seed = derive_seed(seed, 7)};
 }
 
 struct MethodResult {
@@ -105,7 +107,7 @@ int main(int argc, char** argv) try {
     const Matrix<double> sigma8 = params.row(1);  // 1 x 1000
     const distributions::BoxUniform prior({0.6}, {1.0});
 
-    // The published split (METHOD.md Sec. 5): pairs = rows 0..19, level 0 = low rows 20..999,
+    // The published split (Hikida et al. 2025, Sec. 5): pairs = rows 0..19, level 0 = low rows 20..999,
     // MC baseline = high rows 0..19, test = high rows 20..999.
     std::vector<simulators::LevelData> levels(2);
     levels[0].theta = sigma8.rightCols(980);
@@ -138,16 +140,16 @@ int main(int argc, char** argv) try {
         const auto s = static_cast<std::uint64_t>(seed);
         for (std::size_t m = 0; m < methods.size(); ++m) {
             MethodResult& method = methods[m];
-            Estimator q(flow_options(), derive_seed(s, 7));  // same initial network for both
+            auto npe = sbi::make_npe(prior, architecture(s));
             training::TrainingSummary summary;
             if (m == 0) {
-                summary = training::train_mlmc(q, data, losses::Task::npe,
-                                               examples::paper_ml_recipe(config.epochs));
+                summary = npe.append_simulations(data).train(examples::paper_ml_recipe(config.epochs));
             } else {
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
                 options.split_seed = derive_seed(s, 8);
-                summary = training::train_mc(q, theta_mc, x_mc, losses::Task::npe, options);
+                summary = npe.append_simulations(theta_mc, x_mc).train_single_level(options);
             }
+            const Estimator& q = npe.estimator();
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, theta_test, x_test, config.draws,
                 [&](Index t) { return derive_seed(s, 9, static_cast<std::uint64_t>(t)); });

@@ -22,10 +22,10 @@
 
 #include "mlsbi/diagnostics/c2st.hpp"
 #include "mlsbi/diagnostics/calibration.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/neural_spline_flow.hpp"
 #include "mlsbi/inference/initialization.hpp"
 #include "mlsbi/inference/slice_sampler.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/gnk.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training.hpp"
@@ -33,7 +33,7 @@
 
 using namespace mlsbi;
 using Flow = flows::NeuralSplineFlow<float>;
-using Estimator = flows::ConditionalEstimator<Flow>;
+using Estimator = flows::PosteriorEstimator<Flow>;
 
 namespace {
 
@@ -93,9 +93,11 @@ Config parse(int argc, char** argv) {
     return c;
 }
 
-Flow::Options flow_options() {
-    return Flow::Options{.input_dim = 4, .context_dim = 4, .transforms = 3, .hidden = 32,
-                         .blocks = 2, .bins = 3, .tail_bound = 3.0};
+// The paper's NPE network (the front end infers the dimensions); every method of a seed starts
+// from the same initial weights.
+sbi::Options<Flow> architecture(std::uint64_t seed) {
+    return {.density = {.transforms = 3, .hidden = 32, .blocks = 2, .bins = 3, .tail_bound = 3.0},
+            .network_seed = derive_seed(seed, 2)};
 }
 
 struct Method {
@@ -165,7 +167,7 @@ int main(int argc, char** argv) try {
         const auto high = simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
         const auto low = simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
         for (Method& m : methods) {
-            Estimator q(flow_options(), derive_seed(s, 2));
+            auto npe = sbi::make_npe(prior, architecture(s));
             training::TrainingSummary summary;
             if (m.name == "ML") {
                 simulators::MultilevelDataset subset = data;  // nested: first n_1 pairs
@@ -174,14 +176,14 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n));
-                summary = training::train_mlmc(q, subset, losses::Task::npe,
-                                               examples::paper_ml_recipe(config.ml_epochs));
+                summary = npe.append_simulations(subset).train(examples::paper_ml_recipe(config.ml_epochs));
             } else {
                 const auto& d = m.name == "high-only" ? high : low;
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
                 options.split_seed = derive_seed(s, 5);
-                summary = training::train_mc(q, d.theta, d.x, losses::Task::npe, options);
+                summary = npe.append_simulations(d.theta, d.x).train_single_level(options);
             }
+            const Estimator& q = npe.estimator();
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, test.theta, test.x, config.draws,
                 [&](Index t) { return derive_seed(s, 6, static_cast<std::uint64_t>(t)); });

@@ -198,7 +198,7 @@ TEST_CASE("A non-finite loss stops training with a status and the best finite we
 
 TEST_CASE("A diverging MLMC loss gives the diverged status", "[training][trainer]") {
     // Without the gradient adjustments, few seed-matched pairs let the corrections run away:
-    // the MLMC loss is unbounded below (METHOD.md Sec. 3). The runaway check (which catches this
+    // the MLMC loss is unbounded below (Hikida et al. 2025, Sec. 3). The runaway check (which catches this
     // much earlier, tests/training/test_runaway.cpp) is off here to reach the threshold.
     const auto data = make_data(200, 10, 4);
     auto est = make_estimator<float>(4);

@@ -3,7 +3,7 @@
 /// \brief Seed-matched multilevel datasets: generation in parallel from one master seed, or from
 /// user arrays.
 ///
-/// Layout (Hikida et al. 2025, Sec. 3; METHOD.md section 2): level 0 holds n_0 pairs
+/// Layout (Hikida et al. 2025, Sec. 3): level 0 holds n_0 pairs
 /// (theta, x = G_0(theta, seed)); level l >= 1 holds n_l triples (theta, x_coarse =
 /// G_{l-1}(theta, seed), x_fine = G_l(theta, seed)) on the same theta and seed. Batches are
 /// d x n, one sample per column.
