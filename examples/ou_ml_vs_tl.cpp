@@ -25,11 +25,11 @@
 
 #include "mlsbi/diagnostics/c2st.hpp"
 #include "mlsbi/diagnostics/calibration.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/embedding.hpp"
 #include "mlsbi/flows/neural_spline_flow.hpp"
 #include "mlsbi/inference/initialization.hpp"
 #include "mlsbi/inference/slice_sampler.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/ou.hpp"
 #include "mlsbi/training.hpp"
@@ -52,7 +52,7 @@ struct PathPoints {
 
 using Flow = flows::NeuralSplineFlow<float>;
 using Embedding = flows::FunctionEmbedding<float, PathPoints>;
-using Estimator = flows::ConditionalEstimator<Flow, Embedding>;
+using Estimator = flows::PosteriorEstimator<Flow, Embedding>;
 
 struct Config {
     int runs = 10;
@@ -119,14 +119,14 @@ Config parse(int argc, char** argv) {
     return c;
 }
 
-Flow::Options flow_options(Index dim) {
-    return Flow::Options{.input_dim = dim, .context_dim = 5, .transforms = 2, .hidden = 10,
-                         .blocks = 1, .bins = 2, .tail_bound = 2.0};
-}
-Embedding::Options embedding_options() {
+// The paper's network on the fixed summary (the path at 5 times); the front end infers the
+// dimensions. Every method of a run starts from the same initial weights.
+sbi::Options<Flow, Embedding> architecture(std::uint64_t run) {
     Embedding::Options e;
     e.input_dim = 100, e.output_dim = 5, e.name = "path at indices 0,3,9,31,99";
-    return e;
+    return {.density = {.transforms = 2, .hidden = 10, .blocks = 1, .bins = 2, .tail_bound = 2.0},
+            .embedding = e,
+            .network_seed = derive_seed(run, 2)};
 }
 
 struct Scores {
@@ -206,7 +206,7 @@ int main(int argc, char** argv) try {
         const auto data = simulators::generate_multilevel_dataset(
             model, prior, {.samples_per_level = {config.n0, config.x0 ? 100 : max_n1}, .seed = derive_seed(r, 1)});
         for (Method& m : methods) {
-            Estimator q(embedding_options(), flow_options(dim), derive_seed(r, 2));
+            auto npe = sbi::make_npe(prior, architecture(r));
             double seconds = 0, epochs = 0;
             if (m.name == "ML") {
                 simulators::MultilevelDataset subset = data;
@@ -215,13 +215,12 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n1).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n1).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n1));
-                const auto s = training::train_mlmc(q, subset, losses::Task::npe,
-                                                    examples::paper_ml_recipe(config.ml_epochs));
+                const auto& s = npe.append_simulations(subset).train(examples::paper_ml_recipe(config.ml_epochs));
                 seconds = s.seconds, epochs = s.epochs;
             } else if (m.name == "high-only") {
                 const auto high = simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
                 auto options = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
-                const auto s = training::train_mc(q, high.theta, high.x, losses::Task::npe, options);
+                const auto& s = npe.append_simulations(high.theta, high.x).train_single_level(options);
                 seconds = s.seconds, epochs = s.epochs;
             } else {
                 // TL: n_0 = 1000 + n_1 low simulations (same cost in low-level runs as ML's low
@@ -234,13 +233,12 @@ int main(int argc, char** argv) try {
                 options.fine_tuning = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.pretraining.split_seed = derive_seed(r, 5);
                 options.fine_tuning.split_seed = derive_seed(r, 6);
-                const auto s = training::train_transfer(q, low.theta, low.x,
-                                                        pairs.theta.leftCols(m.n1),
-                                                        pairs.x_fine.leftCols(m.n1),
-                                                        losses::Task::npe, options);
+                const auto s = npe.append_simulations(pairs.theta.leftCols(m.n1), pairs.x_fine.leftCols(m.n1))
+                                   .train_transfer(low.theta, low.x, options);
                 seconds = s.pretraining.seconds + s.fine_tuning.seconds;
                 epochs = s.pretraining.epochs + s.fine_tuning.epochs;
             }
+            const Estimator& q = npe.estimator();
             // Test metrics from the prior-truncated posterior.
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, test.theta, test.x, config.draws,

@@ -249,3 +249,58 @@ TEST_CASE("NLE and NPE front ends recover a linear-Gaussian posterior", "[sbi][s
         std::sqrt((npe_draws.samples.array() - npe_draws.samples.mean()).square().mean());
     CHECK(npe_sd == Approx(sd).epsilon(0.3));
 }
+
+namespace {
+// The mean of x's two entries: a fixed summary statistic of the NPE context.
+struct MeanOfX {
+    void operator()(const ConstMatrixRef<double>& x, MatrixRef<double> out) const {
+        out.row(0) = 0.5 * (x.row(0) + x.row(1));
+    }
+};
+using MeanEmbedding = flows::FunctionEmbedding<double, MeanOfX>;
+}  // namespace
+
+TEST_CASE("A front end takes a context embedding and checks it against the data", "[sbi]") {
+    sbi::Options<Gaussian, MeanEmbedding> options;
+    options.seed = 3;
+    options.density.hidden = {8};
+    options.embedding.input_dim = 2;
+    options.embedding.output_dim = 1;
+    options.embedding.name = "mean";
+    auto npe = sbi::make_npe(prior, options);
+    npe.simulate(two_level(), {60, 20}).train(few_epochs);
+    // The density sees the 1-D summary; the estimator takes the raw 2-D x.
+    CHECK(npe.estimator().density().context_dim() == 1);
+    CHECK(npe.estimator().context_dim() == 2);
+    const auto draws = npe.build_posterior(Vector<double>::Constant(2, 0.5)).sample(50, 1);
+    CHECK(draws.samples.cols() == 50);
+
+    options.embedding.input_dim = 3;  // does not match x
+    auto wrong = sbi::make_npe(prior, options);
+    wrong.simulate(two_level(), {60, 20});
+    CHECK_THROWS_WITH(wrong.train(few_epochs),
+                      Catch::Contains("embedding takes 3 inputs but x has dimension 2"));
+}
+
+TEST_CASE("Transfer learning runs through the front end", "[sbi]") {
+    RandomStream rng(4);
+    Matrix<double> theta_low(1, 120), x_low(2, 120);
+    for (Index i = 0; i < 120; ++i) {
+        theta_low(0, i) = -2 + 4 * rng.uniform();
+        x_low(0, i) = theta_low(0, i) + 0.1 + 0.3 * standard_normal(rng);
+        x_low(1, i) = theta_low(0, i) + 0.1 - 0.3 * standard_normal(rng);
+    }
+    auto npe = sbi::make_npe<Gaussian>(prior, small(5));
+    const auto one = simulators::MultilevelSimulator(simulators::make_level(2, shifted<1>));
+    npe.simulate(one, {40});
+    training::TransferOptions options;
+    options.pretraining.training.max_epochs = 5;
+    options.fine_tuning.training.max_epochs = 4;
+    options.pretraining.training.progress = options.fine_tuning.training.progress = false;
+    const auto summary = npe.train_transfer(theta_low, x_low, options);
+    CHECK(summary.pretraining.epochs >= 1);
+    CHECK(summary.fine_tuning.epochs >= 1);
+    CHECK(npe.training_summary().epochs == summary.fine_tuning.epochs);
+    CHECK_THROWS_AS(npe.train_transfer(theta_low, x_low.topRows(1), options),
+                    std::invalid_argument);
+}

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -37,10 +38,14 @@ struct Budget {
 /// Options of a front end (Nle, Npe). Every seed derives from `seed` unless overridden.
 /// \tparam Density a flows::ConditionalDensity; its Options' input_dim and context_dim are
 ///         filled in from the data, the rest (architecture) is taken as given.
-template <class Density>
+/// \tparam Embedding a flows::ContextEmbedding applied to the context (theta for NLE, x for
+///         NPE, e.g. summary statistics of a long x); with one, the density's context_dim is the
+///         embedding's output dimension and the embedding's input must match the data.
+template <class Density, class Embedding = flows::NoEmbedding<typename Density::Scalar>>
 struct Options {
     std::uint64_t seed = 0;                          ///< master seed
     typename Density::Options density{};             ///< architecture; the dimensions are inferred
+    typename Embedding::Options embedding{};         ///< the context embedding (none by default)
     std::optional<std::uint64_t> network_seed{};     ///< overrides the initial weights' seed
     std::optional<std::uint64_t> simulation_seed{};  ///< overrides the simulations' seed
     std::optional<std::uint64_t> training_seed{};    ///< overrides split and shuffle seeds
@@ -69,18 +74,21 @@ struct Options {
 /// \tparam task losses::Task::nle (y = x, c = theta) or losses::Task::npe (y = theta, c = x).
 /// \tparam Density a flows::ConditionalDensity.
 /// \tparam P a distributions::Prior.
-template <losses::Task task, class Density, distributions::Prior P>
+/// \tparam Embedding a flows::ContextEmbedding (see Options).
+template <losses::Task task, class Density, distributions::Prior P,
+          class Embedding = flows::NoEmbedding<typename Density::Scalar>>
 class NeuralInference {
 public:
     /// The estimator, tagged with its task: a flows::LikelihoodEstimator for NLE, a
     /// flows::PosteriorEstimator for NPE.
     using Estimator =
-        flows::ConditionalEstimator<Density, flows::NoEmbedding<typename Density::Scalar>,
+        flows::ConditionalEstimator<Density, Embedding,
                                     task == losses::Task::nle ? flows::EstimatorTask::likelihood
                                                               : flows::EstimatorTask::posterior>;
+    using OptionsType = Options<Density, Embedding>;
     using PriorType = P;
 
-    explicit NeuralInference(P prior, Options<Density> options = {})
+    explicit NeuralInference(P prior, OptionsType options = {})
         : m_prior(std::move(prior)), m_options((options.validate(), std::move(options))) {
         require(m_prior.dim() >= 1, "NeuralInference: the prior has dimension ", m_prior.dim());
     }
@@ -235,8 +243,25 @@ public:
         return *m_summary;
     }
 
+    /// Transfer learning (TL, Krouglova et al.): pretrains on the low-fidelity simulations
+    /// (theta_low, x_low), then fine-tunes the same network on the highest level of the data,
+    /// each phase an early-stopped baseline run (training::train_transfer). training_summary()
+    /// is then the fine-tuning's.
+    /// \throws std::logic_error without data; std::invalid_argument as train_transfer.
+    training::TransferSummary train_transfer(const ConstMatrixRef<double>& theta_low,
+                                             const ConstMatrixRef<double>& x_low,
+                                             const training::TransferOptions& options = {},
+                                             const training::TrainingCallbacks& callbacks = {}) {
+        Estimator& estimator = build_estimator();
+        const simulators::LevelData& finest = m_data.levels.back();
+        training::TransferSummary out = training::train_transfer(
+            estimator, theta_low, x_low, finest.theta, finest.x_fine, task, options, callbacks);
+        m_summary = out.fine_tuning;
+        return out;
+    }
+
     [[nodiscard]] const P& prior() const { return m_prior; }
-    [[nodiscard]] const Options<Density>& options() const { return m_options; }
+    [[nodiscard]] const OptionsType& options() const { return m_options; }
     /// All simulations so far (levels 0..L).
     [[nodiscard]] const simulators::MultilevelDataset& data() const { return m_data; }
     /// L + 1 (0 before any data).
@@ -326,12 +351,23 @@ private:
     [[nodiscard]] Estimator make_estimator(Index theta_dim, Index x_dim) const {
         typename Density::Options density = m_options.density;
         density.input_dim = task == losses::Task::nle ? x_dim : theta_dim;
-        density.context_dim = task == losses::Task::nle ? theta_dim : x_dim;
-        return Estimator(density, m_options.seeds().network_seed());
+        const Index context = task == losses::Task::nle ? theta_dim : x_dim;
+        if constexpr (std::is_same_v<Embedding, flows::NoEmbedding<typename Density::Scalar>>) {
+            density.context_dim = context;
+            return Estimator(density, m_options.seeds().network_seed());
+        } else {
+            ParameterLayout scratch;  // a probe, to read the embedding's dimensions
+            const Embedding probe(scratch, m_options.embedding);
+            require(probe.input_dim() == context, "NeuralInference: the embedding takes ",
+                    probe.input_dim(), " inputs but ", task == losses::Task::nle ? "theta" : "x",
+                    " has dimension ", context);
+            density.context_dim = probe.output_dim();
+            return Estimator(m_options.embedding, density, m_options.seeds().network_seed());
+        }
     }
 
     P m_prior;
-    Options<Density> m_options;
+    OptionsType m_options;
     simulators::MultilevelDataset m_data;
     std::uint64_t m_rounds = 0;
     std::unique_ptr<Estimator> m_estimator;

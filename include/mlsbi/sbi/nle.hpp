@@ -4,6 +4,7 @@
 /// simulator to a posterior, in the shape of sbi's NLE (simulate / append, train, build).
 #pragma once
 
+#include <type_traits>
 #include <utility>
 
 #include "mlsbi/flows/maf.hpp"
@@ -22,9 +23,11 @@ namespace mlsbi::sbi {
 ///
 /// \tparam Density a flows::ConditionalDensity (default: a float MAF, as sbi's NLE default).
 /// \tparam P a distributions::Prior.
-template <class Density, distributions::Prior P>
-class Nle : public NeuralInference<losses::Task::nle, Density, P> {
-    using Base = NeuralInference<losses::Task::nle, Density, P>;
+/// \tparam Embedding a flows::ContextEmbedding (see sbi::Options).
+template <class Density, distributions::Prior P,
+          class Embedding = flows::NoEmbedding<typename Density::Scalar>>
+class Nle : public NeuralInference<losses::Task::nle, Density, P, Embedding> {
+    using Base = NeuralInference<losses::Task::nle, Density, P, Embedding>;
 
 public:
     using typename Base::Estimator;
@@ -47,6 +50,15 @@ public:
 template <class Density = flows::MaskedAutoregressiveFlow<float>, distributions::Prior P>
 [[nodiscard]] Nle<Density, P> make_nle(P prior, Options<Density> options = {}) {
     return Nle<Density, P>(std::move(prior), std::move(options));
+}
+
+/// An Nle with a context embedding, both deduced from the options:
+/// `sbi::make_nle(prior, sbi::Options<Flow, Embedding>{.embedding = ...})`.
+template <class Density, class Embedding, distributions::Prior P>
+requires(!std::is_same_v<Embedding, flows::NoEmbedding<typename Density::Scalar>>)
+    [[nodiscard]] Nle<Density, P, Embedding> make_nle(P prior,
+                                                      Options<Density, Embedding> options) {
+    return Nle<Density, P, Embedding>(std::move(prior), std::move(options));
 }
 
 }  // namespace mlsbi::sbi

@@ -4,6 +4,7 @@
 /// to a posterior, in the shape of sbi's NPE (simulate / append, train, build).
 #pragma once
 
+#include <type_traits>
 #include <utility>
 
 #include "mlsbi/flows/maf.hpp"
@@ -22,9 +23,11 @@ namespace mlsbi::sbi {
 ///
 /// \tparam Density a flows::ConditionalDensity (default: a float MAF, as sbi's NPE default).
 /// \tparam P a distributions::Prior.
-template <class Density, distributions::Prior P>
-class Npe : public NeuralInference<losses::Task::npe, Density, P> {
-    using Base = NeuralInference<losses::Task::npe, Density, P>;
+/// \tparam Embedding a flows::ContextEmbedding (see sbi::Options).
+template <class Density, distributions::Prior P,
+          class Embedding = flows::NoEmbedding<typename Density::Scalar>>
+class Npe : public NeuralInference<losses::Task::npe, Density, P, Embedding> {
+    using Base = NeuralInference<losses::Task::npe, Density, P, Embedding>;
 
 public:
     using typename Base::Estimator;
@@ -45,6 +48,15 @@ public:
 template <class Density = flows::MaskedAutoregressiveFlow<float>, distributions::Prior P>
 [[nodiscard]] Npe<Density, P> make_npe(P prior, Options<Density> options = {}) {
     return Npe<Density, P>(std::move(prior), std::move(options));
+}
+
+/// An Npe with a context embedding, both deduced from the options:
+/// `sbi::make_npe(prior, sbi::Options<Flow, Embedding>{.embedding = ...})`.
+template <class Density, class Embedding, distributions::Prior P>
+requires(!std::is_same_v<Embedding, flows::NoEmbedding<typename Density::Scalar>>)
+    [[nodiscard]] Npe<Density, P, Embedding> make_npe(P prior,
+                                                      Options<Density, Embedding> options) {
+    return Npe<Density, P, Embedding>(std::move(prior), std::move(options));
 }
 
 }  // namespace mlsbi::sbi
