@@ -55,6 +55,7 @@
 #include "mlsbi/diagnostics/mmd.hpp"
 #include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/simulators/toggle_switch.hpp"
 #include "mlsbi/training.hpp"
@@ -62,7 +63,7 @@
 using namespace mlsbi;
 namespace ts = mlsbi::simulators::toggle_switch;
 using Mdn = flows::MixtureDensityNetwork<float>;
-using Estimator = flows::ConditionalEstimator<Mdn>;
+using Estimator = flows::LikelihoodEstimator<Mdn>;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -197,6 +198,12 @@ Mdn::Options mdn_options(const Config& c) {
     // 7-20-20-6 with ReLU, precision diagonal softplus(s) + 0.01.
     return {.input_dim = 1, .context_dim = ts::parameter_count, .components = 2, .hidden = {20, 20},
             .diagonal = c.diagonal == "softplus" ? Mdn::Diagonal::softplus : Mdn::Diagonal::exp};
+}
+
+// The front end's options: that network (dimensions inferred from the data), every method of a
+// seed from the same initial weights.
+sbi::Options<Mdn> architecture(const Config& c, std::uint64_t seed) {
+    return {.density = mdn_options(c), .network_seed = derive_seed(seed, 2)};
 }
 
 // The paper's optimiser, written out so a change of the library's defaults does not move it.
@@ -473,6 +480,8 @@ int main(int argc, char** argv) try {
     std::ofstream runs(config.out + "/toggle_switch_runs.csv");
     runs << "method,seed,status,epochs,train_seconds,epoch_ms,simulate_seconds,mean,median,train_cpu_seconds\n";
 
+    // Fixes the shapes the held-out loss checks against (it never trains).
+    const Estimator shape(mdn_options(config), 0);
     std::vector<Row> rows;
     for (const Method& m : methods(config)) rows.push_back(Row{m});
     for (int seed = config.first_seed; seed < config.first_seed + config.seeds; ++seed) {
@@ -480,15 +489,15 @@ int main(int argc, char** argv) try {
         for (std::size_t r = 0; r < rows.size(); ++r) {
             Row& row = rows[r];
             const Method& m = row.method;
-            Estimator q(mdn_options(config), derive_seed(s, 2));
-            losses::McLoss<Estimator> held_out(q, curve_data.theta, curve_data.x, losses::Task::nle,
+            auto nle = sbi::make_nle(prior, architecture(config, s));
+            losses::McLoss<Estimator> held_out(shape, curve_data.theta, curve_data.x, losses::Task::nle,
                                                loss_options);
             training::TrainingCallbacks callbacks;
             std::vector<double> curve_nll;
             callbacks.on_epoch = [&](const training::EpochReport& e) {
                 if (e.epoch % config.curve_every == 0 || e.epoch == 1) {
                     curves << m.name << ',' << seed << ',' << e.epoch << ',' << e.training_loss << ','
-                           << held_out.value(q) << '\n';
+                           << held_out.value(nle.estimator()) << '\n';
                 }
                 return true;
             };
@@ -496,6 +505,7 @@ int main(int argc, char** argv) try {
             std::clock_t cpu_start = std::clock();
             start = Clock::now();
             double simulate_seconds = 0;
+            Estimator q = shape;  // the trained network, in the user's units
             if (m.ml) {
                 // Same data for every ML option's seed (and for the ablation: option A's data).
                 const std::uint64_t data_seed = derive_seed(s, 1, m.data_key);
@@ -513,23 +523,24 @@ int main(int argc, char** argv) try {
                 if (config.zscore == "paper") {
                     // Train on pre-z-scored data with the identity standardizer, then sample with
                     // the top level's statistics; the learning curve then sees the final scaling.
+                    // (A fresh front-end estimator has the identity standardizers.)
                     const auto [x_top, theta_top] = zscore_each_tensor(data);
-                    q.set_standardization(flows::Standardizer<float>(1),
-                                          flows::Standardizer<float>(ts::parameter_count));
                     options.fit_standardization = false;
                     callbacks.on_epoch = [&, x_top = x_top, theta_top = theta_top](const training::EpochReport& e) {
                         if (e.epoch % config.curve_every == 0 || e.epoch == 1) {
-                            Estimator view = q;
+                            Estimator view = nle.estimator();
                             view.set_standardization(x_top, theta_top);
                             curves << m.name << ',' << seed << ',' << e.epoch << ',' << e.training_loss << ','
                                    << held_out.value(view) << '\n';
                         }
                         return true;
                     };
-                    summary = training::train_mlmc(q, data, losses::Task::nle, options, callbacks);
+                    summary = nle.append_simulations(data).train(options, callbacks);
+                    q = nle.estimator();
                     q.set_standardization(x_top, theta_top);
                 } else {
-                    summary = training::train_mlmc(q, data, losses::Task::nle, options, callbacks);
+                    summary = nle.append_simulations(data).train(options, callbacks);
+                    q = nle.estimator();
                 }
             } else {
                 const auto data = simulators::generate_dataset(
@@ -547,7 +558,8 @@ int main(int argc, char** argv) try {
                 options.loss = loss_options;
                 start = Clock::now();
                 cpu_start = std::clock();
-                summary = training::train_mc(q, data.theta, data.x, losses::Task::nle, options, callbacks);
+                summary = nle.append_simulations(data.theta, data.x).train_single_level(options, callbacks);
+                q = nle.estimator();
             }
             const double train_seconds = seconds_since(start);
             const double train_cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
