@@ -18,10 +18,10 @@
 namespace mlsbi::flows {
 
 /// Mixture density network (Bishop 1994), in the form sbi uses for neural likelihood estimation:
-/// \f[ q(y \mid c) = \sum_{k=1}^K \pi_k(c)\, \mathcal N\big(y;\ \mu_k(c),\ (L_k(c) L_k(c)^T)^{-1}\big), \f]
-/// where \f$\pi = \mathrm{softmax}(a)\f$ and each \f$L_k\f$ is a lower-triangular factor of the
-/// component's PRECISION matrix \f$P_k = L_k L_k^T\f$, with diagonal \f$e^{s_{k,i}}\f$ (so it is
-/// always invertible) and free strictly-lower entries.
+/// \f[ q(y \mid c) = \sum_{k=1}^K \pi_k(c)\, \mathcal N\big(y;\ \mu_k(c),\ (L_k(c)
+/// L_k(c)^T)^{-1}\big), \f] where \f$\pi = \mathrm{softmax}(a)\f$ and each \f$L_k\f$ is a
+/// lower-triangular factor of the component's PRECISION matrix \f$P_k = L_k L_k^T\f$, with diagonal
+/// \f$e^{s_{k,i}}\f$ (so it is always invertible) and free strictly-lower entries.
 ///
 /// Why the precision factor (as sbi/pyknos): the log-density needs no triangular solve,
 /// \f$\log \mathcal N = \sum_i s_{k,i} - \tfrac12 \lVert z_k \rVert^2 - \tfrac d2 \log 2\pi\f$ with
@@ -58,13 +58,13 @@ public:
 
     /// Architecture. Defaults: 2 components, hidden {20, 20}, ReLU (the toggle-switch network).
     struct Options {
-        Index input_dim = 1;                 ///< dimension d of y, >= 1
-        Index context_dim = 1;               ///< dimension of c, >= 1
-        Index components = 2;                ///< number K of mixture components, >= 1
-        std::vector<Index> hidden{20, 20};   ///< MLP hidden sizes, each >= 1 (may be empty)
+        Index input_dim = 1;                ///< dimension d of y, >= 1
+        Index context_dim = 1;              ///< dimension of c, >= 1
+        Index components = 2;               ///< number K of mixture components, >= 1
+        std::vector<Index> hidden{20, 20};  ///< MLP hidden sizes, each >= 1 (may be empty)
         nn::Activation activation = nn::Activation::relu;  ///< hidden activation (relu or tanh)
-        Diagonal diagonal = Diagonal::exp;   ///< parametrisation of the precision diagonal
-        double diagonal_floor = 1e-2;        ///< added to softplus(s) (pyknos: 1e-2), > 0
+        Diagonal diagonal = Diagonal::exp;  ///< parametrisation of the precision diagonal
+        double diagonal_floor = 1e-2;       ///< added to softplus(s) (pyknos: 1e-2), > 0
 
         /// \throws std::invalid_argument naming the first invalid field.
         void validate() const {
@@ -90,15 +90,20 @@ public:
         MatrixType responsibilities;  ///< K x n: posterior component probabilities gamma_k
         MatrixType residual;          ///< K d x n: r_k = y - mu_k
         MatrixType whitened;          ///< K d x n: z_k = L_k^T r_k
+        MatrixType diagonals;         ///< K d x n: the precision factors' diagonals D = L_ii
+        MatrixType log_diagonals;     ///< K d x n: log D
+        MatrixType column_max;        ///< 1 x n: a column maximum (log-sum-exp)
+        MatrixType weights;           ///< K x n: pi_k (backward)
+        MatrixType diagonal_slopes;   ///< K d x n: dD/ds (backward)
         MatrixType grad_out;          ///< MLP output rows x n: dL/d(MLP output)
     };
 
     /// One context's mixture, in double, for inspection and tests.
     struct Mixture {
-        Vector<double> weights;                   ///< K: pi_k
-        Matrix<double> means;                     ///< d x K: column k is mu_k
+        Vector<double> weights;                         ///< K: pi_k
+        Matrix<double> means;                           ///< d x K: column k is mu_k
         std::vector<Matrix<double>> precision_factors;  ///< K lower-triangular L_k (d x d)
-        std::vector<Matrix<double>> covariances;  ///< K: (L_k L_k^T)^{-1}
+        std::vector<Matrix<double>> covariances;        ///< K: (L_k L_k^T)^{-1}
     };
 
     /// Reserves the MLP's parameters in `layout`.
@@ -159,91 +164,111 @@ public:
         ws.responsibilities.resize(K, n);
         ws.residual.resize(K * d, n);
         ws.whitened.resize(K * d, n);
+        // The transcendental functions run over whole rows (Eigen's vectorised exp/log), not
+        // per sample: they were a quarter of a training epoch as scalar libm calls.
+        const auto s_rows = o.middleRows(K + K * d, K * d).array();
+        if (m_options.diagonal == Diagonal::exp) {
+            ws.diagonals = s_rows.exp().matrix();
+            ws.log_diagonals = s_rows.matrix();
+        } else {  // softplus(s) = max(s, 0) + log1p(e^{-|s|}), stable for any s
+            ws.diagonals = (s_rows.max(Scalar(0)) + (-s_rows.abs()).exp().log1p() +
+                            static_cast<Scalar>(m_options.diagonal_floor))
+                               .matrix();
+            ws.log_diagonals = ws.diagonals.array().log().matrix();
+        }
+        log_sum_exp_columns(o.topRows(K), ws.column_max);
+        ws.log_weights = (o.topRows(K).array().rowwise() - ws.column_max.row(0).array()).matrix();
         const Scalar log_norm =
             static_cast<Scalar>(0.5 * static_cast<double>(d) * std::log(2 * std::numbers::pi));
         for (Index j = 0; j < n; ++j) {
             const Scalar* oj = o.data() + j * o.rows();
-            Scalar* log_w = ws.log_weights.data() + j * K;
+            const Scalar* log_w = ws.log_weights.data() + j * K;
             Scalar* joint = ws.responsibilities.data() + j * K;  // log pi_k + log N_k, then gamma
-            log_softmax(oj, log_w);
+            const Scalar* diag_j = ws.diagonals.data() + j * K * d;
+            const Scalar* log_diag_j = ws.log_diagonals.data() + j * K * d;
             for (Index k = 0; k < K; ++k) {
                 Scalar* r = ws.residual.data() + j * K * d + k * d;
                 Scalar* z = ws.whitened.data() + j * K * d + k * d;
                 const Scalar* mu = oj + K + k * d;
-                const Scalar* s = oj + K + K * d + k * d;
+                const Scalar* diag = diag_j + k * d;
+                const Scalar* log_diag = log_diag_j + k * d;
                 const Scalar* off = oj + K + 2 * K * d + k * (d * (d - 1) / 2);
                 for (Index i = 0; i < d; ++i) r[i] = y(i, j) - mu[i];
                 Scalar quad(0);
                 Scalar log_det(0);
                 for (Index i = 0; i < d; ++i) {
                     // z_i = sum_{m >= i} L_{m i} r_m (column i of L dotted with r).
-                    const Scalar diag = diagonal(s[i]);
-                    Scalar zi = diag * r[i];
+                    Scalar zi = diag[i] * r[i];
                     for (Index m = i + 1; m < d; ++m) zi += off[m * (m - 1) / 2 + i] * r[m];
                     z[i] = zi;
                     quad += zi * zi;
-                    log_det += log_diagonal(s[i], diag);
+                    log_det += log_diag[i];
                 }
                 joint[k] = log_w[k] + log_det - Scalar(0.5) * quad - log_norm;
             }
-            Scalar top = joint[0];
-            for (Index k = 1; k < K; ++k) top = std::max(top, joint[k]);
-            Scalar sum(0);
-            for (Index k = 0; k < K; ++k) sum += std::exp(joint[k] - top);
-            const Scalar lq = top + std::log(sum);
-            out(j) = lq;
-            for (Index k = 0; k < K; ++k) joint[k] = std::exp(joint[k] - lq);
         }
+        // log q_j = logsumexp_k joint; gamma = exp(joint - log q).
+        log_sum_exp_columns(ws.responsibilities, ws.column_max);
+        out = ws.column_max.row(0).transpose();
+        ws.responsibilities =
+            (ws.responsibilities.array().rowwise() - ws.column_max.row(0).array()).exp().matrix();
     }
 
     /// Backward of the last log_prob on `ws` (same y, c) with G_j = dL/d log q_j.
     /// With gamma_k the responsibilities, pi = softmax(a), l_k = log pi_k + log N_k:
-    /// dlogq/da_k = gamma_k - pi_k; dlogq/dmu_k = gamma_k L_k z_k (since d(-|L^T r|^2/2)/dr = -L z);
-    /// dlogq/dL_{m,i} = -gamma_k r_m z_i (m > i); dlogq/dD_i = gamma_k (1 / D_i - r_i z_i) for the
-    /// diagonal D_i = L_ii, times dD_i/ds_i (e^{s_i} for exp, sigmoid(s_i) for softplus).
-    /// These G-weighted output gradients then go back through the MLP (params and context).
-    /// \throws std::invalid_argument if grad_log_prob does not have one entry per column.
+    /// dlogq/da_k = gamma_k - pi_k; dlogq/dmu_k = gamma_k L_k z_k (since d(-|L^T r|^2/2)/dr = -L
+    /// z); dlogq/dL_{m,i} = -gamma_k r_m z_i (m > i); dlogq/dD_i = gamma_k (1 / D_i - r_i z_i) for
+    /// the diagonal D_i = L_ii, times dD_i/ds_i (e^{s_i} for exp, sigmoid(s_i) for softplus). These
+    /// G-weighted output gradients then go back through the MLP (params and context). \throws
+    /// std::invalid_argument if grad_log_prob does not have one entry per column.
     void backward(const Scalar* params, const ConstMatrixRef<Scalar>& /*y*/,
                   const ConstMatrixRef<Scalar>& c, const ConstVectorRef<Scalar>& grad_log_prob,
                   Workspace& ws, Scalar* grad_params, MatrixType* grad_context) const {
         const Index n = c.cols();
         const Index K = components();
         const Index d = input_dim();
-        require(grad_log_prob.size() == n, "MixtureDensityNetwork::backward: grad_log_prob has size ",
-                grad_log_prob.size(), ", expected ", n);
+        require(grad_log_prob.size() == n,
+                "MixtureDensityNetwork::backward: grad_log_prob has size ", grad_log_prob.size(),
+                ", expected ", n);
         require_state(ws.responsibilities.cols() == n && ws.residual.rows() == K * d,
                       "MixtureDensityNetwork::backward: the workspace does not hold a log_prob "
                       "of this batch");
         const MatrixType& o = ws.net.output();
         ws.grad_out.resize(o.rows(), n);
+        ws.weights = ws.log_weights.array().exp().matrix();
+        const bool exp_diagonal = m_options.diagonal == Diagonal::exp;
+        if (!exp_diagonal)  // d softplus(s) / ds = sigmoid(s)
+            ws.diagonal_slopes =
+                (Scalar(1) / (Scalar(1) + (-o.middleRows(K + K * d, K * d).array()).exp()))
+                    .matrix();
         for (Index j = 0; j < n; ++j) {
             const Scalar g = grad_log_prob(j);
             const Scalar* oj = o.data() + j * o.rows();
             Scalar* go = ws.grad_out.data() + j * o.rows();
-            const Scalar* log_w = ws.log_weights.data() + j * K;
+            const Scalar* pi = ws.weights.data() + j * K;
             const Scalar* gamma = ws.responsibilities.data() + j * K;
             for (Index k = 0; k < K; ++k) {
-                go[k] = g * (gamma[k] - std::exp(log_w[k]));
+                go[k] = g * (gamma[k] - pi[k]);
                 const Scalar gk = g * gamma[k];
                 const Scalar* r = ws.residual.data() + j * K * d + k * d;
                 const Scalar* z = ws.whitened.data() + j * K * d + k * d;
-                const Scalar* s = oj + K + K * d + k * d;
+                const Scalar* diag = ws.diagonals.data() + j * K * d + k * d;
+                const Scalar* slope =
+                    exp_diagonal ? nullptr : ws.diagonal_slopes.data() + j * K * d + k * d;
                 const Scalar* off = oj + K + 2 * K * d + k * (d * (d - 1) / 2);
                 Scalar* g_mu = go + K + k * d;
                 Scalar* g_s = go + K + K * d + k * d;
                 Scalar* g_off = go + K + 2 * K * d + k * (d * (d - 1) / 2);
                 for (Index m = 0; m < d; ++m) {
                     // (L z)_m = e^{s_m} z_m + sum_{i < m} L_{m i} z_i.
-                    const Scalar diag = diagonal(s[m]);
-                    Scalar lz = diag * z[m];
+                    Scalar lz = diag[m] * z[m];
                     for (Index i = 0; i < m; ++i) {
                         lz += off[m * (m - 1) / 2 + i] * z[i];
                         g_off[m * (m - 1) / 2 + i] = -gk * r[m] * z[i];
                     }
                     g_mu[m] = gk * lz;
-                    g_s[m] = m_options.diagonal == Diagonal::exp
-                                 ? gk * (Scalar(1) - diag * r[m] * z[m])
-                                 : gk * (Scalar(1) / diag - r[m] * z[m]) * sigmoid(s[m]);
+                    g_s[m] = exp_diagonal ? gk * (Scalar(1) - diag[m] * r[m] * z[m])
+                                          : gk * (Scalar(1) / diag[m] - r[m] * z[m]) * slope[m];
                 }
             }
         }
@@ -284,9 +309,11 @@ public:
 
     /// The mixture at one context (context_dim entries), in double.
     /// \throws std::invalid_argument on a size mismatch.
-    [[nodiscard]] Mixture mixture(const Scalar* params, const ConstVectorRef<Scalar>& context) const {
-        require(context.size() == context_dim(), "MixtureDensityNetwork::mixture: context has size ",
-                context.size(), ", expected ", context_dim());
+    [[nodiscard]] Mixture mixture(const Scalar* params,
+                                  const ConstVectorRef<Scalar>& context) const {
+        require(context.size() == context_dim(),
+                "MixtureDensityNetwork::mixture: context has size ", context.size(), ", expected ",
+                context_dim());
         const Index K = components();
         const Index d = input_dim();
         typename nn::Mlp<Scalar>::Workspace ws;
@@ -301,7 +328,8 @@ public:
             result.means.col(k) = o.segment(K + k * d, d);
             Matrix<double> L = Matrix<double>::Zero(d, d);
             for (Index m = 0; m < d; ++m) {
-                L(m, m) = static_cast<double>(diagonal(static_cast<Scalar>(o(K + K * d + k * d + m))));
+                L(m, m) =
+                    static_cast<double>(diagonal(static_cast<Scalar>(o(K + K * d + k * d + m))));
                 for (Index i = 0; i < m; ++i)
                     L(m, i) = o(K + 2 * K * d + k * (d * (d - 1) / 2) + m * (m - 1) / 2 + i);
             }
@@ -316,10 +344,10 @@ public:
 
     /// One-line architecture, saved with the weights.
     [[nodiscard]] std::string describe() const {
-        return message("MixtureDensityNetwork(input_dim=", input_dim(), ", context_dim=",
-                       context_dim(), ", components=", components(), ", hidden=",
-                       nn::describe_hidden(m_options.hidden), ", activation=",
-                       nn::to_string(m_options.activation),
+        return message("MixtureDensityNetwork(input_dim=", input_dim(),
+                       ", context_dim=", context_dim(), ", components=", components(),
+                       ", hidden=", nn::describe_hidden(m_options.hidden),
+                       ", activation=", nn::to_string(m_options.activation),
                        m_options.diagonal == Diagonal::softplus
                            ? message(", diagonal=softplus+", m_options.diagonal_floor)
                            : std::string(),
@@ -334,21 +362,11 @@ private:
         return std::max(s, Scalar(0)) + std::log1p(std::exp(-std::abs(s))) +
                static_cast<Scalar>(m_options.diagonal_floor);
     }
-    /// log of the diagonal entry: s itself for exp (exact, no round trip).
-    [[nodiscard]] Scalar log_diagonal(Scalar s, Scalar diag) const {
-        return m_options.diagonal == Diagonal::exp ? s : std::log(diag);
-    }
-    [[nodiscard]] static Scalar sigmoid(Scalar s) { return Scalar(1) / (Scalar(1) + std::exp(-s)); }
-
-    /// log_w[k] = a_k - logsumexp(a), with the maximum subtracted.
-    void log_softmax(const Scalar* logits, Scalar* log_w) const {
-        const Index K = components();
-        Scalar top = logits[0];
-        for (Index k = 1; k < K; ++k) top = std::max(top, logits[k]);
-        Scalar sum(0);
-        for (Index k = 0; k < K; ++k) sum += std::exp(logits[k] - top);
-        const Scalar log_sum = top + std::log(sum);
-        for (Index k = 0; k < K; ++k) log_w[k] = logits[k] - log_sum;
+    /// out(0, j) = log sum_k exp(x(k, j)), with each column's maximum subtracted (vectorised over
+    /// the columns; `out` is a 1 x n buffer reused across calls).
+    static void log_sum_exp_columns(const ConstMatrixRef<Scalar>& x, MatrixType& out) {
+        out = x.colwise().maxCoeff();
+        out.array() += (x.array().rowwise() - out.row(0).array()).exp().colwise().sum().log();
     }
 
     /// Smallest k with u < pi_1 + ... + pi_k (the last component if rounding leaves a gap).
