@@ -50,6 +50,15 @@ simulators::MultilevelDataset make_data() {
     return data;
 }
 
+// The estimator's z-scoring means are those of `level`'s (y, c) for the task.
+template <class Estimator>
+void check_fitted_on(const Estimator& est, const simulators::LevelData& level, Task task) {
+    const Matrix<double>& y = task == Task::nle ? level.x_fine : level.theta;
+    const Matrix<double>& c = task == Task::nle ? level.theta : level.x_fine;
+    CHECK((est.input_standardizer().mean() - y.rowwise().mean()).norm() < 1e-12);
+    CHECK((est.context_standardizer().mean() - c.rowwise().mean()).norm() < 1e-12);
+}
+
 }  // namespace
 
 TEST_CASE("fit_standardization orients (theta, x) for the task", "[training][standardization]") {
@@ -58,10 +67,7 @@ TEST_CASE("fit_standardization orients (theta, x) for the task", "[training][sta
     for (Task task : {Task::nle, Task::npe}) {
         flows::ConditionalEstimator<Gaussian> est(options(task), 1);
         training::fit_standardization(est, level.theta, level.x_fine, task);
-        const Matrix<double>& y = task == Task::nle ? level.x_fine : level.theta;
-        const Matrix<double>& c = task == Task::nle ? level.theta : level.x_fine;
-        CHECK((est.input_standardizer().mean() - y.rowwise().mean()).norm() < 1e-12);
-        CHECK((est.context_standardizer().mean() - c.rowwise().mean()).norm() < 1e-12);
+        check_fitted_on(est, level, task);
     }
 }
 
@@ -72,10 +78,7 @@ TEST_CASE("On a multilevel dataset the z-scoring is fitted on the highest level 
     for (Task task : {Task::nle, Task::npe}) {
         flows::ConditionalEstimator<Gaussian> est(options(task), 1);
         training::fit_standardization(est, data, task);
-        const Matrix<double>& y = task == Task::nle ? top.x_fine : top.theta;
-        const Matrix<double>& c = task == Task::nle ? top.theta : top.x_fine;
-        CHECK((est.input_standardizer().mean() - y.rowwise().mean()).norm() < 1e-12);
-        CHECK((est.context_standardizer().mean() - c.rowwise().mean()).norm() < 1e-12);
+        check_fitted_on(est, top, task);
     }
 }
 

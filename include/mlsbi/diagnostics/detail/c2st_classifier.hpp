@@ -107,15 +107,10 @@ public:
 
     double evaluate(const Classifier<Scalar>& model, MatrixRef<Scalar> term_gradients,
                     std::vector<double>& term_values, losses::BatchSlice slice) {
-        require(slice.count == 1 || slice.count == batch_count(), "LogisticLoss: ", slice.count,
+        require(slice.count == batch_count(), "LogisticLoss: ", slice.count,
                 " batches per epoch, expected ", batch_count());
-        const Index first = slice.count == 1 ? 0 : slice.index * m_batch;
-        const Index b = slice.count == 1 ? m_x.cols() : batch_size(slice.index);
-        if (b > m_batch_x.cols()) {
-            m_batch_x.resize(m_x.rows(), b);
-            m_batch_label.resize(b);
-            m_grad_out.resize(1, b);
-        }
+        const Index first = slice.index * m_batch;
+        const Index b = batch_size(slice.index);
         for (Index k = 0; k < b; ++k) {
             const Index j = m_order[static_cast<std::size_t>(first + k)];
             m_batch_x.col(k) = m_x.col(j);
