@@ -116,8 +116,8 @@ TEST_CASE("simulate appends fresh seed-matched samples; mismatches are rejected"
 
 TEST_CASE("A budget lets the planner choose the samples per level", "[sbi][allocation]") {
     // Nominal costs 1 and 10: the planner works in these units, so the test is deterministic.
-    const auto costly = simulators::MultilevelSimulator(simulators::make_level(2, shifted<0>, 1.0),
-                                                        simulators::make_level(2, shifted<1>, 10.0));
+    const auto costly = simulators::MultilevelSimulator(
+        simulators::make_level(2, shifted<0>, 1.0), simulators::make_level(2, shifted<1>, 10.0));
     training::PlanningOptions planning;
     planning.pilot.samples_per_level = 16;
     planning.pilot.training.max_epochs = 20;
@@ -158,7 +158,8 @@ TEST_CASE("A braced sample count is a sample count, never a budget", "[sbi][allo
     CHECK(nle.data().levels[0].size() == 500);
     CHECK_THROWS_AS(nle.plan(), std::logic_error);
     auto bad = sbi::make_nle<Gaussian>(prior, small(4));
-    CHECK_THROWS_WITH(bad.simulate(one, sbi::Budget{-1}), Catch::Contains("budget must be positive"));
+    CHECK_THROWS_WITH(bad.simulate(one, sbi::Budget{-1}),
+                      Catch::Contains("budget must be positive"));
 }
 
 TEST_CASE("Single-level data train with the early-stopped MC recipe", "[sbi]") {
@@ -303,4 +304,27 @@ TEST_CASE("Transfer learning runs through the front end", "[sbi]") {
     CHECK(npe.training_summary().epochs == summary.fine_tuning.epochs);
     CHECK_THROWS_AS(npe.train_transfer(theta_low, x_low.topRows(1), options),
                     std::invalid_argument);
+}
+
+TEST_CASE("The front end keeps what the robust recipe did, and only after it", "[sbi]") {
+    auto nle = sbi::make_nle<Gaussian>(prior, small(6));
+    nle.simulate(two_level(), {120, 30});
+    CHECK_FALSE(nle.robust_summary().has_value());
+    training::MlmcTrainingOptions robust;
+    robust.training.max_epochs = 4;
+    robust.training.progress = false;
+    robust.robust.pretraining_epochs = 4;
+    const auto& summary = nle.train(robust);
+    REQUIRE(nle.robust_summary().has_value());
+    const auto& phases = *nle.robust_summary();
+    CHECK(summary.epochs == phases.multilevel.epochs);
+    CHECK(phases.warm_start.epochs >= 1);
+    CHECK(std::isfinite(phases.criterion_multilevel));
+    CHECK_THAT(summary.message,
+               Catch::Contains(std::string("kept the ") + training::to_string(phases.choice)));
+    auto paper = training::MlmcTrainingOptions::paper();
+    paper.training.max_epochs = 3;
+    paper.training.progress = false;
+    nle.train(paper);  // another recipe: nothing to report
+    CHECK_FALSE(nle.robust_summary().has_value());
 }

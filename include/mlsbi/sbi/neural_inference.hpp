@@ -226,7 +226,14 @@ public:
             throw std::logic_error(
                 "NeuralInference::train: MlmcTrainingOptions need multilevel data (>= 2 levels)");
         Estimator& estimator = build_estimator();
-        m_summary = training::train_mlmc(estimator, m_data, task, options, callbacks);
+        m_robust.reset();
+        if (options.recipe == training::MlmcRecipe::robust &&
+            options.validation == training::MlmcValidation::none) {
+            m_robust = training::train_mlmc_robust(estimator, m_data, task, options, callbacks);
+            m_summary = training::kept_model_summary(*m_robust);
+        } else {
+            m_summary = training::train_mlmc(estimator, m_data, task, options, callbacks);
+        }
         return *m_summary;
     }
 
@@ -237,6 +244,7 @@ public:
         const training::BaselineOptions& options,
         const training::TrainingCallbacks& callbacks = {}) {
         Estimator& estimator = build_estimator();
+        m_robust.reset();
         const simulators::LevelData& finest = m_data.levels.back();
         m_summary =
             training::train_mc(estimator, finest.theta, finest.x_fine, task, options, callbacks);
@@ -253,6 +261,7 @@ public:
                                              const training::TransferOptions& options = {},
                                              const training::TrainingCallbacks& callbacks = {}) {
         Estimator& estimator = build_estimator();
+        m_robust.reset();
         const simulators::LevelData& finest = m_data.levels.back();
         training::TransferSummary out = training::train_transfer(
             estimator, theta_low, x_low, finest.theta, finest.x_fine, task, options, callbacks);
@@ -271,6 +280,12 @@ public:
     [[nodiscard]] const training::TrainingSummary& training_summary() const {
         if (!m_summary) throw std::logic_error("NeuralInference::training_summary: not trained");
         return *m_summary;
+    }
+    /// What the robust recipe did in the last train(): every phase's summary, the held-out
+    /// criterion of each candidate and the model it kept. Empty when the last training ran
+    /// another recipe (the paper's, MC or TL) or before training.
+    [[nodiscard]] const std::optional<training::RobustMlmcSummary>& robust_summary() const {
+        return m_robust;
     }
     /// The estimator. \throws std::logic_error before it is built (by train()).
     [[nodiscard]] const Estimator& estimator() const {
@@ -372,6 +387,7 @@ private:
     std::uint64_t m_rounds = 0;
     std::unique_ptr<Estimator> m_estimator;
     std::optional<training::TrainingSummary> m_summary;
+    std::optional<training::RobustMlmcSummary> m_robust;
     std::optional<training::Plan> m_plan;
     std::optional<training::Pilot> m_pilot;
     double m_spent = 0;

@@ -283,6 +283,19 @@ struct RobustMlmcSummary {
     double seconds = 0;
 };
 
+/// The robust recipe as one TrainingSummary: the ML phase's (its status, e.g. `runaway`, and
+/// epochs), the whole recipe's wall time, and a message that says which model was kept and why.
+[[nodiscard]] inline TrainingSummary kept_model_summary(const RobustMlmcSummary& robust) {
+    TrainingSummary summary = robust.multilevel;
+    summary.message += message("; robust recipe kept the ", to_string(robust.choice),
+                               " model (held-out high-fidelity NLL: multilevel ",
+                               robust.criterion_multilevel, ", warm start ",
+                               robust.criterion_warm_start, ", plain ",
+                               robust.criterion_plain_high, ")");
+    summary.seconds = robust.seconds;
+    return summary;
+}
+
 namespace detail {
 
 // Level data without the held-out columns of the top level.
@@ -468,18 +481,8 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
                            const MlmcTrainingOptions& options = {},
                            const TrainingCallbacks& callbacks = {}) {
     options.validate();
-    if (options.recipe == MlmcRecipe::robust && options.validation == MlmcValidation::none) {
-        const RobustMlmcSummary robust = train_mlmc_robust(estimator, data, task, options,
-                                                           callbacks);
-        TrainingSummary summary = robust.multilevel;
-        summary.message += message("; robust recipe kept the ", to_string(robust.choice),
-                                   " model (held-out high-fidelity NLL: multilevel ",
-                                   robust.criterion_multilevel, ", warm start ",
-                                   robust.criterion_warm_start, ", plain ",
-                                   robust.criterion_plain_high, ")");
-        summary.seconds = robust.seconds;
-        return summary;
-    }
+    if (options.recipe == MlmcRecipe::robust && options.validation == MlmcValidation::none)
+        return kept_model_summary(train_mlmc_robust(estimator, data, task, options, callbacks));
     if (options.validation == MlmcValidation::none) {
         require(!options.training.early_stopping,
                 "train_mlmc: early_stopping needs validation = held_out_mlmc or a validation loss");
