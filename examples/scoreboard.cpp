@@ -2,20 +2,23 @@
 // Exact-answer scoreboard: does multilevel training with the library's DEFAULT recipe beat plain
 // training at equal simulation cost? Eight problems with exact likelihoods or posteriors
 // (examples/scoreboard_problems.hpp: linear-Gaussian NPE, OU-by-Euler NLE with three levels,
-// g-and-k NLE, Student-t NPE; each well and poorly coupled; cost ratios 4x to 100x). For each
-// problem and seed, at the same budget B (= budget_top simulations of the top level):
-//   ml        train_mlmc with default options (the robust recipe), n_0 = s B / c_0 and
-//             n_l = (1 - s) B / (L (c_l + c_{l-1})) seed-matched pairs per level l >= 1
-//             (s = --level0-share, default 0.3: a fixed split, not the allocator's plan);
-//   mc_top    plain MC (train_mc) on B / c_L top-level simulations;
+// g-and-k NLE, Student-t NPE; each well and poorly coupled; cost ratios 4x to 100x). Every method
+// runs through the front ends (sbi::Nle or sbi::Npe, chosen by the problem's task): a fresh front
+// end per (problem, method, seed), the same initial weights for every method of a seed. At the
+// same budget B (= budget_top simulations of the top level):
+//   ml        simulate(levels, {n_0, ..., n_L}) then train() with the default recipe (robust),
+//             n_0 = s B / c_0 and n_l = (1 - s) B / (L (c_l + c_{l-1})) seed-matched pairs per
+//             level l >= 1 (s = --level0-share, default 0.3: a fixed split, not the allocator's);
+//   mc_top    plain MC (train_single_level) on B / c_L top-level simulations;
 //   mc_cheap  plain MC on B / c_0 cheapest-level simulations;
 //   tl        transfer learning (train_transfer): 40% of B on the cheapest level, 60% on the top;
-//   ml_plan   the allocator's plan: plan_and_generate (pilot of n_pilot per stream, about 15% of
-//             B (--pilot-share), reused; brief training of --pilot-epochs 50) -> plan_allocation
-//             -> dataset, all within B; then the default recipe on the kept levels, or
-//             train_mc when the plan is plain MC on one level (the top one, or a cheaper one
+//   ml_plan   the allocator's plan: simulate(levels, sbi::Budget{B}) (pilot of n_pilot per
+//             stream, about 15% of B (--pilot-share), reused; its brief training early-stopped,
+//             at most --pilot-epochs, the library's 200 by default), then the default recipe on the
+//             kept levels, or plain MC when the plan keeps one level (the top one, or a cheaper one
 //             whose measured bias is small: AllocationOptions::allow_truncation);
-// and, with --ablation, the recipe's parts switched off one at a time. Metric: expected KL to the
+// and, with --ablation, the recipe's parts switched off one at a time (on the same data as ml or
+// ml_plan). Metric: expected KL to the
 // exact answer, NLE E_theta KL(p(x | theta) || q(x | theta)), NPE E_x KL(p(theta | x) || q(theta
 // | x)), by Monte Carlo over exact draws (the same test draws for every method). Reported:
 // median and IQR over seeds, a paired bootstrap 90% interval of median(ml) - median(best of
@@ -25,21 +28,25 @@
 //
 //   scoreboard [--quick] [--seeds 5] [--budget 100] [--level0-share 0.3] [--ablation]
 //              [--methods abl_es,abl_paper] [--only name] [--out prefix]
-//              [--pilot-share 0.15] [--pilot-epochs 50] [--plan-reasons]
+//              [--pilot-share 0.15] [--pilot-epochs 200] [--pilot-fixed] [--plan-reasons]
+// --pilot-fixed: the pilot trains for exactly --pilot-epochs, without early stopping (as before
+// PilotOptions::early_stopping; the earlier scoreboards ran --pilot-fixed --pilot-epochs 50).
 // The plan chosen per problem and seed goes to <prefix>_plans.csv.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "corner_plot.hpp"
-#include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"
+#include "mlsbi/sbi.hpp"
 #include "mlsbi/training.hpp"
 #include "scoreboard_problems.hpp"
 
@@ -49,21 +56,21 @@ using examples::ScoreboardProblem;
 namespace {
 
 using Density = flows::MixtureDensityNetwork<float>;
-using Estimator = flows::ConditionalEstimator<Density>;
 
-// A ScoreboardProblem as a simulators::MultilevelModel with `Levels` levels (nominal costs) and
-// its prior as a distributions::Prior, for the pilot and the planned dataset.
+// Levels first_level .. first_level + Levels - 1 of a ScoreboardProblem as a
+// simulators::MultilevelModel (nominal costs): all of them for ML, one for plain MC.
 template <std::size_t Levels>
 struct ProblemModel {
     static constexpr std::size_t levels = Levels;
     const ScoreboardProblem* problem;
+    int first_level = 0;
     [[nodiscard]] Index output_dim(std::size_t) const { return problem->x_dim; }
     void simulate(std::size_t level, const ConstVectorRef<double>& theta, std::uint64_t seed,
                   VectorRef<double> x) const {
-        problem->simulate(static_cast<int>(level), theta, seed, x);
+        problem->simulate(first_level + static_cast<int>(level), theta, seed, x);
     }
     [[nodiscard]] std::optional<double> nominal_cost(std::size_t level) const {
-        return problem->cost[level];
+        return problem->cost[std::size_t(first_level) + level];
     }
 };
 
@@ -71,10 +78,33 @@ struct ProblemPrior {
     const ScoreboardProblem* problem;
     [[nodiscard]] Index dim() const { return problem->theta_dim; }
     void sample(RandomStream& rng, VectorRef<double> theta) const { problem->prior(rng, theta); }
-    // Not used by the pilot or dataset generation.
+    // Not used by simulation or planning.
     [[nodiscard]] double log_density(const ConstVectorRef<double>&) const { return 0; }
     [[nodiscard]] bool in_support(const ConstVectorRef<double>&) const { return true; }
 };
+
+// The front end of the problem's task; the scoreboard picks NLE or NPE per problem at run time.
+using NleFront = sbi::Nle<Density, ProblemPrior>;
+using NpeFront = sbi::Npe<Density, ProblemPrior>;
+
+// f(ProblemModel<levels>{&p}) for the problem's level count (2 or 3: a compile-time constant of
+// the model).
+template <class F>
+decltype(auto) with_all_levels(const ScoreboardProblem& p, F&& f) {
+    require(p.levels() == 2 || p.levels() == 3, "scoreboard: ", p.name, " has ", p.levels(),
+            " levels (2 or 3 supported)");
+    if (p.levels() == 2) return f(ProblemModel<2>{&p});
+    return f(ProblemModel<3>{&p});
+}
+
+// n plain simulations (theta ~ prior) of one level, for TL's low-fidelity data and the test set.
+simulators::LevelData simulate_level(const ScoreboardProblem& p, int level, Index n,
+                                     std::uint64_t seed) {
+    auto data = simulators::generate_multilevel_dataset(
+        ProblemModel<1>{&p, level}, ProblemPrior{&p},
+        {.samples_per_level = {n}, .seed = seed, .threads = 1});
+    return std::move(data.levels.front());
+}
 
 // What the allocator chose for one (problem, seed).
 struct PlanRecord {
@@ -100,10 +130,14 @@ struct Config {
     bool ablation = false;
     bool plan_reasons = false;  ///< print the allocator's reasons for every plan
     double pilot_share = 0.15;  ///< of the budget, to the pilot (at least 8 per stream)
-    /// The pilot's brief training (PilotOptions' default is 200): a pilot of 8 to 14 samples per
-    /// stream overfits in 200 full-batch epochs and its correction variances blow up (seen on
-    /// the scoreboard: plain MC chosen on 4 of 5 linear_gaussian_well seeds at 200, none at 50).
-    int pilot_epochs = 50;
+    /// The pilot's brief training: 0 keeps PilotOptions' default (at most 200 epochs, early
+    /// stopped on a held-out fifth of the pilot). Without early stopping (--pilot-fixed) a pilot
+    /// of 8 to 14 samples per stream overfits in 200 full-batch epochs and its correction
+    /// variances blow up (plain MC was then chosen on 4 of 5 linear_gaussian_well seeds at 200
+    /// epochs, on none at 50).
+    int pilot_epochs = 0;
+    bool pilot_early_stopping = true;
+    training::PilotBias pilot_bias = training::PilotBias::cross_fitted;
     std::string only;
     std::string methods;  ///< comma-separated names to run (empty: all); the main five always
     std::string out = "scoreboard";
@@ -130,6 +164,14 @@ Config parse(int argc, char** argv) {
             c.pilot_share = std::stod(next(i));
         } else if (a == "--pilot-epochs") {
             c.pilot_epochs = std::stoi(next(i));
+        } else if (a == "--pilot-bias") {
+            const std::string v = next(i);
+            require(v == "in_sample" || v == "cross_fitted",
+                    "--pilot-bias: in_sample or cross_fitted, got ", v);
+            c.pilot_bias = v == "in_sample" ? training::PilotBias::in_sample
+                                            : training::PilotBias::cross_fitted;
+        } else if (a == "--pilot-fixed") {
+            c.pilot_early_stopping = false;
         } else if (a == "--plan-reasons") {
             c.plan_reasons = true;
         } else if (a == "--ablation") {
@@ -148,24 +190,6 @@ Config parse(int argc, char** argv) {
     return c;
 }
 
-// n samples of `level` (level >= 1: seed-matched pairs with level - 1), master seed and tag.
-simulators::LevelData simulate_level(const ScoreboardProblem& p, int level, Index n,
-                                     std::uint64_t master, std::uint64_t tag) {
-    simulators::LevelData a;
-    a.theta.resize(p.theta_dim, n);
-    a.x_fine.resize(p.x_dim, n);
-    if (level > 0) a.x_coarse.resize(p.x_dim, n);
-    for (Index i = 0; i < n; ++i) {
-        const std::uint64_t seed = derive_seed(master, tag, static_cast<std::uint64_t>(level),
-                                               static_cast<std::uint64_t>(i));
-        RandomStream rng(derive_seed(seed, 0x7468ULL));
-        p.prior(rng, a.theta.col(i));
-        p.simulate(level, a.theta.col(i), seed, a.x_fine.col(i));
-        if (level > 0) p.simulate(level - 1, a.theta.col(i), seed, a.x_coarse.col(i));
-    }
-    return a;
-}
-
 // Exact test draws: y (modelled variable) and c (context) columns with log p of each.
 struct TestSet {
     Matrix<float> y, c;
@@ -175,7 +199,7 @@ struct TestSet {
 TestSet make_test_set(const ScoreboardProblem& p, const Config& config) {
     const Index t_count = config.test_points, m = config.draws;
     const int top = p.levels() - 1;
-    const auto points = simulate_level(p, top, t_count, 424242, 99);
+    const auto points = simulate_level(p, top, t_count, 424242);
     const bool nle = p.task == losses::Task::nle;
     TestSet s;
     s.y.resize(nle ? p.x_dim : p.theta_dim, t_count * m);
@@ -187,8 +211,8 @@ TestSet make_test_set(const ScoreboardProblem& p, const Config& config) {
             Vector<double> x(p.x_dim);
             for (Index j = 0; j < m; ++j) {
                 const Index k = t * m + j;
-                p.simulate(top, points.theta.col(t), derive_seed(555, static_cast<std::uint64_t>(k)),
-                           x);
+                p.simulate(top, points.theta.col(t),
+                           derive_seed(555, static_cast<std::uint64_t>(k)), x);
                 s.y.col(k) = x.cast<float>();
                 s.c.col(k) = points.theta.col(t).cast<float>();
                 s.log_p(k) = p.log_likelihood(x, points.theta.col(t));
@@ -205,18 +229,43 @@ TestSet make_test_set(const ScoreboardProblem& p, const Config& config) {
     return s;
 }
 
+template <class Estimator>
 double expected_kl(const Estimator& q, const TestSet& s) {
-    const Vector<double> log_q = q.log_prob(s.y, s.c).cast<double>();
+    const Vector<double> log_q = q.log_prob(s.y, s.c).template cast<double>();
     return (s.log_p - log_q).mean();
 }
 
-Estimator make_estimator(const ScoreboardProblem& p, std::uint64_t seed) {
-    const bool nle = p.task == losses::Task::nle;
-    return Estimator(Density::Options{.input_dim = nle ? p.x_dim : p.theta_dim,
-                                      .context_dim = nle ? p.theta_dim : p.x_dim,
-                                      .components = 3,
-                                      .hidden = {32, 32}},
-                     seed);
+// The front-end options of one (method, seed): its own simulations (tag), the same initial
+// weights for every method of a seed, one thread.
+template <class Front>
+typename Front::OptionsType front_options(int seed, std::uint64_t tag) {
+    typename Front::OptionsType o{.seed = derive_seed(static_cast<std::uint64_t>(seed), tag),
+                                  .density = {.components = 3, .hidden = {32, 32}},
+                                  .network_seed = static_cast<std::uint64_t>(seed) * 31};
+    o.threads = 1;
+    return o;
+}
+
+// "status/kept model" of the robust recipe, the status alone otherwise.
+template <class Front>
+std::string outcome(const Front& front) {
+    std::string s = training::to_string(front.training_summary().status);
+    if (front.robust_summary())
+        s += message("/", training::to_string(front.robust_summary()->choice));
+    return s;
+}
+
+// A method: simulates into a fresh front end of either task and trains it; returns the outcome.
+struct Method {
+    std::string name;
+    std::function<std::string(const ScoreboardProblem&, int seed, NleFront&)> nle;
+    std::function<std::string(const ScoreboardProblem&, int seed, NpeFront&)> npe;
+    std::uint64_t tag = 0;  ///< the simulation seed's tag
+};
+
+template <class F>
+Method make_method(std::string name, std::uint64_t tag, F f) {
+    return Method{std::move(name), f, f, tag};
 }
 
 struct Run {
@@ -244,40 +293,41 @@ int main(int argc, char** argv) {
     common.progress = false;
     common.patience = config.patience;
     const losses::LossOptions loss_options{.threads = 1};
+    auto budget_of = [&](const ScoreboardProblem& p) {
+        return double(config.budget_top) * p.cost.back();
+    };
 
-    // The methods: name -> trains q on fresh data for (problem, seed), returns a status string.
-    using Trainer = std::function<std::string(const ScoreboardProblem&, std::uint64_t, Estimator&)>;
-    std::vector<std::pair<std::string, Trainer>> methods;
-    auto multilevel_data = [&](const ScoreboardProblem& p, std::uint64_t seed) {
+    std::vector<Method> methods;
+    // n_0 = s B / c_0 and n_l = (1 - s) B / (L (c_l + c_{l-1})): a fixed split.
+    auto fixed_split = [&](const ScoreboardProblem& p) {
         const int levels = p.levels();
-        const double budget = double(config.budget_top) * p.cost.back();
-        simulators::MultilevelDataset data;
+        std::vector<Index> n;
         for (int l = 0; l < levels; ++l) {
-            const double c = l == 0 ? p.cost[0] : p.cost[std::size_t(l)] + p.cost[std::size_t(l - 1)];
+            const double c =
+                l == 0 ? p.cost[0] : p.cost[std::size_t(l)] + p.cost[std::size_t(l - 1)];
             const double share =
                 l == 0 ? config.level0_share : (1 - config.level0_share) / double(levels - 1);
-            const auto n = std::max<Index>(10, static_cast<Index>(share * budget / c));
-            data.levels.push_back(simulate_level(p, l, n, seed, 1));
+            n.push_back(std::max<Index>(10, static_cast<Index>(share * budget_of(p) / c)));
         }
-        return data;
+        return n;
     };
-    auto ml_method = [&](training::MlmcTrainingOptions options, bool common_adam = true) -> Trainer {
+    auto ml_options = [&](training::MlmcTrainingOptions options, bool common_adam) {
         if (common_adam) options.training.adam = common.adam;
         options.training.progress = false;
         options.training.max_epochs = config.ml_epochs;
         options.loss = loss_options;
         options.robust.patience = config.patience;
         options.robust.pretraining_epochs = config.mc_epochs;
-        return [=](const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
-            const auto data = multilevel_data(p, seed);
-            if (options.recipe == training::MlmcRecipe::paper) {
-                const auto s = training::train_mlmc(q, data, p.task, options);
-                return std::string(training::to_string(s.status));
-            }
-            const auto s = training::train_mlmc_robust(q, data, p.task, options);
-            return message(training::to_string(s.multilevel.status), "/",
-                           training::to_string(s.choice));
-        };
+        return options;
+    };
+    auto ml_method = [&](std::string name, training::MlmcTrainingOptions options,
+                         bool common_adam = true) {
+        options = ml_options(options, common_adam);
+        return make_method(std::move(name), 1, [=](const ScoreboardProblem& p, int, auto& front) {
+            with_all_levels(p, [&](auto model) { front.simulate(model, fixed_split(p)); });
+            front.train(options);
+            return outcome(front);
+        });
     };
     training::BaselineOptions mc;
     mc.training = common;
@@ -285,136 +335,131 @@ int main(int argc, char** argv) {
     mc.training.early_stopping = true;
     mc.training_batch_size = 0;  // full batch, as the scoreboard was measured
     mc.loss = loss_options;
-    auto mc_method = [&](bool top) -> Trainer {
-        return [=](const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
-            const double budget = double(config.budget_top) * p.cost.back();
-            const int level = top ? p.levels() - 1 : 0;
-            const auto n = static_cast<Index>(budget / p.cost[std::size_t(level)]);
-            // Level-0 draws of a fresh stream (tag 2); the top level's are plain simulations too.
-            auto d = simulate_level(p, level, n, seed, top ? 3 : 2);
-            const auto s = training::train_mc(q, d.theta, d.x_fine, p.task, mc);
-            return std::string(training::to_string(s.status));
-        };
+    auto mc_method = [&](std::string name, bool top) {
+        return make_method(std::move(name), top ? 3 : 2,
+                           [=, &config](const ScoreboardProblem& p, int, auto& front) {
+                               const int level = top ? p.levels() - 1 : 0;
+                               const auto n =
+                                   static_cast<Index>(double(config.budget_top) * p.cost.back() /
+                                                      p.cost[std::size_t(level)]);
+                               front.simulate(ProblemModel<1>{&p, level}, {n});
+                               front.train_single_level(mc);
+                               return outcome(front);
+                           });
     };
-    methods.emplace_back("ml", ml_method({}));
-    methods.emplace_back("mc_top", mc_method(true));
-    methods.emplace_back("mc_cheap", mc_method(false));
+    methods.push_back(ml_method("ml", {}));
+    methods.push_back(mc_method("mc_top", true));
+    methods.push_back(mc_method("mc_cheap", false));
     std::vector<PlanRecord> plans;
-    // The allocator's plan, then the default recipe on the levels it keeps.
-    auto plan_method = [&](training::MlmcTrainingOptions options, bool record,
-                           bool truncation = true) -> Trainer {
-        options.training.adam = common.adam;
-        options.training.progress = false;
-        options.training.max_epochs = config.ml_epochs;
-        options.loss = loss_options;
-        options.robust.patience = config.patience;
-        options.robust.pretraining_epochs = config.mc_epochs;
-        return [&plans, options, record, truncation, &mc, &config](
-                   const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
-            const double budget = double(config.budget_top) * p.cost.back();
-            // One pilot index runs stream l at levels 0..l: about 15% of B, at least 8.
-            double per_index = 0;
-            for (int l = 0; l < p.levels(); ++l)
-                for (int j = 0; j <= l; ++j) per_index += p.cost[std::size_t(j)];
-            training::PlanningOptions planning;
-            planning.pilot.samples_per_level =
-                std::max<Index>(8, static_cast<Index>(config.pilot_share * budget / per_index));
-            planning.pilot.training.max_epochs = config.pilot_epochs;
-            planning.pilot.seed = derive_seed(seed, 0x706c616eULL);
-            planning.pilot.cost = training::CostSource::nominal;
-            planning.pilot.loss = options.loss;
-            planning.generation.threads = 1;
-            planning.pilot.threads = 1;
-            planning.allocation.allow_truncation = truncation;
-            auto run = [&](auto model) {
-                return training::plan_and_generate(model, ProblemPrior{&p}, q, p.task, budget,
-                                                   planning);
-            };
-            const training::PlannedDataset planned =
-                p.levels() == 2 ? run(ProblemModel<2>{&p}) : run(ProblemModel<3>{&p});
-            if (config.plan_reasons && record)
-                std::fprintf(stderr, "%s seed %d plan:\n%s", p.name.c_str(), int(seed),
-                             planned.plan.describe().c_str());
-            if (record)
-                plans.push_back({p.name, int(seed), planned.pilot.samples_per_level,
-                                 planned.pilot.total_cost, planned.spent, budget,
-                                 planned.plan.variance_reduction, planned.plan.kept_levels(),
-                                 planned.plan.samples_per_level()});
-            if (!planned.plan.multilevel()) {
-                const auto& top = planned.dataset.levels.front();
-                const auto s = training::train_mc(q, top.theta, top.x_fine, p.task, mc);
-                return message("plain_mc/", training::to_string(s.status));
-            }
-            const auto s = training::train_mlmc_robust(q, planned.dataset, p.task, options);
-            return message(training::to_string(s.multilevel.status), "/",
-                           training::to_string(s.choice));
-        };
+    // The allocator's plan (the front end's simulate with a budget), then the default recipe on
+    // the levels it keeps, or plain MC when the plan keeps one level (the top one, or a cheaper
+    // one whose measured bias is small: AllocationOptions::allow_truncation).
+    auto plan_method = [&](std::string name, training::MlmcTrainingOptions options, bool record,
+                           bool truncation = true) {
+        options = ml_options(options, true);
+        return make_method(
+            std::move(name), 6,
+            [&plans, options, record, truncation, &mc, &config](const ScoreboardProblem& p,
+                                                                int seed, auto& front) {
+                const double budget = double(config.budget_top) * p.cost.back();
+                // One pilot index runs stream l at levels 0..l: about 15% of B, at least 8.
+                double per_index = 0;
+                for (int l = 0; l < p.levels(); ++l)
+                    for (int j = 0; j <= l; ++j) per_index += p.cost[std::size_t(j)];
+                training::PlanningOptions planning;
+                planning.pilot.samples_per_level =
+                    std::max<Index>(8, static_cast<Index>(config.pilot_share * budget / per_index));
+                if (config.pilot_epochs > 0)
+                    planning.pilot.training.max_epochs = config.pilot_epochs;
+                planning.pilot.early_stopping = config.pilot_early_stopping;
+                planning.pilot.bias = config.pilot_bias;
+                planning.pilot.cost = training::CostSource::nominal;
+                planning.pilot.loss = options.loss;
+                planning.allocation.allow_truncation = truncation;
+                with_all_levels(
+                    p, [&](auto model) { front.simulate(model, sbi::Budget{budget}, planning); });
+                const training::Plan& plan = front.plan();
+                if (config.plan_reasons && record)
+                    std::fprintf(stderr, "%s plan:\n%s", p.name.c_str(), plan.describe().c_str());
+                if (record)
+                    plans.push_back({p.name, seed, front.pilot().samples_per_level,
+                                     front.pilot().total_cost, front.spent(), budget,
+                                     plan.variance_reduction, plan.kept_levels(),
+                                     plan.samples_per_level()});
+                if (!plan.multilevel()) {
+                    front.train_single_level(mc);
+                    return "plain_mc/" + outcome(front);
+                }
+                front.train(options);
+                return outcome(front);
+            });
     };
-    methods.emplace_back("tl", [&](const ScoreboardProblem& p, std::uint64_t seed, Estimator& q) {
-        const double budget = double(config.budget_top) * p.cost.back();
+    methods.push_back(make_method("tl", 4, [&](const ScoreboardProblem& p, int, auto& front) {
+        const double budget = budget_of(p);
         const int top = p.levels() - 1;
-        auto low = simulate_level(p, 0, static_cast<Index>(0.4 * budget / p.cost[0]), seed, 4);
-        auto high = simulate_level(p, top, static_cast<Index>(0.6 * budget / p.cost.back()), seed, 5);
+        const auto low =
+            simulate_level(p, 0, static_cast<Index>(0.4 * budget / p.cost[0]),
+                           derive_seed(front.options().seeds().simulation_seed(), 0x6c6f77ULL));
+        front.simulate(ProblemModel<1>{&p, top},
+                       {static_cast<Index>(0.6 * budget / p.cost.back())});
         training::TransferOptions o;
         o.pretraining = mc;
         o.fine_tuning = mc;
-        const auto s =
-            training::train_transfer(q, low.theta, low.x_fine, high.theta, high.x_fine, p.task, o);
-        return std::string(training::to_string(s.fine_tuning.status));
-    });
-    methods.emplace_back("ml_plan", plan_method({}, true));
+        front.train_transfer(low.theta, low.x_fine, o);
+        return outcome(front);
+    }));
+    methods.push_back(plan_method("ml_plan", {}, true));
     if (config.ablation) {
         auto all_cheap = training::MlmcTrainingOptions{};
         all_cheap.robust.warm_start_all_cheap = true;
-        methods.emplace_back("abl_allcheap", ml_method(all_cheap));
-        methods.emplace_back("abl_plan_allcheap", plan_method(all_cheap, false));
+        methods.push_back(ml_method("abl_allcheap", all_cheap));
+        methods.push_back(plan_method("abl_plan_allcheap", all_cheap, false));
         auto margin = training::MlmcTrainingOptions{};
         margin.robust.selection_margin = 1;
-        methods.emplace_back("abl_margin", ml_method(margin));
-        methods.emplace_back("abl_plan_margin", plan_method(margin, false));
+        methods.push_back(ml_method("abl_margin", margin));
+        methods.push_back(plan_method("abl_plan_margin", margin, false));
         auto margin_all_cheap = margin;
         margin_all_cheap.robust.warm_start_all_cheap = true;
-        methods.emplace_back("abl_margin_allcheap", ml_method(margin_all_cheap));
-        methods.emplace_back("abl_plan_margin_allcheap", plan_method(margin_all_cheap, false));
-        methods.emplace_back("abl_plan_notrunc", plan_method({}, false, false));
-        auto paper = training::MlmcTrainingOptions::paper();
-        methods.emplace_back("abl_paper", ml_method(paper));
+        methods.push_back(ml_method("abl_margin_allcheap", margin_all_cheap));
+        methods.push_back(plan_method("abl_plan_margin_allcheap", margin_all_cheap, false));
+        methods.push_back(plan_method("abl_plan_notrunc", {}, false, false));
+        methods.push_back(ml_method("abl_paper", training::MlmcTrainingOptions::paper()));
         auto es = training::MlmcTrainingOptions{};
         es.robust.warm_start = false;
         es.robust.safety_net = false;
-        methods.emplace_back("abl_es", ml_method(es));
+        methods.push_back(ml_method("abl_es", es));
         auto es_warm = training::MlmcTrainingOptions{};
         es_warm.robust.safety_net = false;
-        methods.emplace_back("abl_es_warm", ml_method(es_warm));
+        methods.push_back(ml_method("abl_es_warm", es_warm));
         auto no_project = es_warm;
         no_project.training.adjustment.project = false;
-        methods.emplace_back("abl_es_warm_noproj", ml_method(no_project));
+        methods.push_back(ml_method("abl_es_warm_noproj", no_project));
         auto no_rescale = es_warm;
         no_rescale.training.adjustment.rescale = false;
-        methods.emplace_back("abl_es_warm_norescale", ml_method(no_rescale));
+        methods.push_back(ml_method("abl_es_warm_norescale", no_rescale));
         auto none = es_warm;
         none.training.adjustment = {.rescale = false, .project = false};
-        methods.emplace_back("abl_es_warm_noadj", ml_method(none));
+        methods.push_back(ml_method("abl_es_warm_noadj", none));
         auto net_noproj = training::MlmcTrainingOptions{};
         net_noproj.training.adjustment.project = false;
-        methods.emplace_back("abl_default_noproj", ml_method(net_noproj));
+        methods.push_back(ml_method("abl_default_noproj", net_noproj));
         auto multilevel = training::MlmcTrainingOptions{};
         multilevel.robust.criterion = training::RobustCriterion::multilevel;
-        methods.emplace_back("abl_mlcrit", ml_method(multilevel));
+        methods.push_back(ml_method("abl_mlcrit", multilevel));
         auto multilevel_nonet = multilevel;
         multilevel_nonet.robust.safety_net = false;
-        methods.emplace_back("abl_mlcrit_nonet", ml_method(multilevel_nonet));
+        methods.push_back(ml_method("abl_mlcrit_nonet", multilevel_nonet));
         auto slow = training::MlmcTrainingOptions{};
         slow.training.adam.learning_rate = config.learning_rate / 3;
-        methods.emplace_back("abl_default_lr/3", ml_method(slow, false));
+        methods.push_back(ml_method("abl_default_lr/3", slow, false));
     }
 
     if (!config.methods.empty()) {
         const std::string wanted = "," + config.methods + ",";
-        std::erase_if(methods, [&](const auto& m) {
+        std::erase_if(methods, [&](const Method& m) {
             static const std::string main_methods = ",ml,mc_top,mc_cheap,tl,ml_plan,";
-            return main_methods.find("," + m.first + ",") == std::string::npos &&
-                   wanted.find("," + m.first + ",") == std::string::npos;
+            return main_methods.find("," + m.name + ",") == std::string::npos &&
+                   wanted.find("," + m.name + ",") == std::string::npos;
         });
     }
     std::vector<Run> runs;
@@ -422,18 +467,29 @@ int main(int argc, char** argv) {
     for (auto& p : examples::scoreboard_problems())
         if (config.only.empty() || p.name.find(config.only) != std::string::npos)
             problems.push_back(p);
+    // One run: a fresh front end of the problem's task, the method's simulations and training,
+    // then the expected KL of its estimator.
+    auto run = [&](const ScoreboardProblem& p, int seed, const Method& m, const TestSet& test,
+                   auto front_type, const auto& train) {
+        using Front = typename decltype(front_type)::type;
+        Front front(ProblemPrior{&p}, front_options<Front>(seed, m.tag));
+        const std::string status = train(p, seed, front);
+        return std::pair{status, expected_kl(front.estimator(), test)};
+    };
     for (const auto& p : problems) {
         const TestSet test = make_test_set(p, config);
         for (int seed = 1; seed <= config.seeds; ++seed) {
-            for (const auto& [name, trainer] : methods) {
-                Estimator q = make_estimator(p, static_cast<std::uint64_t>(seed) * 31);
+            for (const Method& m : methods) {
                 const auto t0 = std::chrono::steady_clock::now();
-                const std::string status = trainer(p, static_cast<std::uint64_t>(seed), q);
+                const auto [status, kl] =
+                    p.task == losses::Task::nle
+                        ? run(p, seed, m, test, std::type_identity<NleFront>{}, m.nle)
+                        : run(p, seed, m, test, std::type_identity<NpeFront>{}, m.npe);
                 const double seconds =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                runs.push_back({p.name, name, seed, expected_kl(q, test), seconds, status});
+                runs.push_back({p.name, m.name, seed, kl, seconds, status});
                 std::fprintf(stderr, "%-22s seed %d %-24s KL %9.4f  %6.2fs  %s\n", p.name.c_str(),
-                             seed, name.c_str(), runs.back().kl, seconds, status.c_str());
+                             seed, m.name.c_str(), kl, seconds, status.c_str());
             }
         }
     }
@@ -464,14 +520,15 @@ int main(int argc, char** argv) {
     std::ofstream accept(config.out + "_acceptance.csv");
     accept << "problem,method,well_coupled,best_baseline,diff_lo90,diff_hi90,ratio_mc_top,pass\n";
     std::printf("\n%-22s", "problem");
-    for (const auto& [name, trainer] : methods) std::printf(" %21s", name.c_str());
+    for (const Method& m : methods) std::printf(" %21s", m.name.c_str());
     std::printf(" %10s %21s %8s %s %21s %8s %s\n", "best base", "boot90(ml-best)", "top/ml", "pass",
                 "boot90(plan-best)", "top/plan", "pass");
     std::map<std::string, int> passed;
     for (const auto& p : problems) {
         std::printf("%-22s", p.name.c_str());
         std::map<std::string, double> median;
-        for (const auto& [name, trainer] : methods) {
+        for (const Method& m : methods) {
+            const std::string& name = m.name;
             const auto v = values(p.name, name);
             median[name] = quantile(v, 0.5);
             summary << p.name << ',' << name << ',' << median[name] << ',' << quantile(v, 0.25)
@@ -511,7 +568,7 @@ int main(int argc, char** argv) {
         "\n%d/%zu problems pass with ml, %d/%zu with ml_plan; wall time %.1f s (one "
         "thread); training seconds by method:",
         passed["ml"], problems.size(), passed["ml_plan"], problems.size(), total);
-    for (const auto& [name, trainer] : methods) std::printf(" %s %.1f", name.c_str(), seconds_of(name));
+    for (const Method& m : methods) std::printf(" %s %.1f", m.name.c_str(), seconds_of(m.name));
     std::printf("\n");
 
     // The allocator's plans.
@@ -547,7 +604,7 @@ int main(int argc, char** argv) {
         const std::size_t main_methods = 5;
         for (std::size_t m = 0; m < main_methods; ++m) {
             for (std::size_t i = 0; i < problems.size(); ++i) {
-                const auto v = values(problems[i].name, methods[m].first);
+                const auto v = values(problems[i].name, methods[m].name);
                 d << double(i) + 0.14 * (double(m) - 2) << ' ' << quantile(v, 0.5) << ' '
                   << std::max(1e-4, quantile(v, 0.25)) << ' ' << quantile(v, 0.75) << '\n';
             }
@@ -565,7 +622,7 @@ int main(int argc, char** argv) {
           << " seeds'\nplot ";
         for (std::size_t m = 0; m < main_methods; ++m)
             g << (m ? ", " : "") << "'" << data << "' index " << m
-              << " using 1:2:3:4 with yerrorbars pt 7 title '" << methods[m].first << "'";
+              << " using 1:2:3:4 with yerrorbars pt 7 title '" << methods[m].name << "'";
         g << '\n';
         g.close();
         if (std::system(("gnuplot '" + script + "'").c_str()) != 0)

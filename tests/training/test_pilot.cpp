@@ -123,6 +123,29 @@ TEST_CASE("run_pilot measures the bias of stopping at a cheaper level", "[pilot]
     CHECK_FALSE(off_plan.truncated());
 }
 
+namespace {
+// The top level's law on noise of its own (the first normal is skipped): no bias, no coupling.
+void same_law_level(const ConstVectorRef<double>& theta, RandomStream& rng, VectorRef<double> x) {
+    (void)standard_normal(rng);
+    fine_level(theta, rng, x);
+}
+}  // namespace
+
+TEST_CASE("run_pilot measures the bias out of sample by default", "[pilot]") {
+    // Same law, independent noise: E[f_1 - f_0] = 0 at any network, while a network tuned on
+    // the top samples it is measured on would favour them.
+    const auto model =
+        simulators::MultilevelSimulator(simulators::make_level(1, same_law_level, 1.0),
+                                        simulators::make_level(1, fine_level, 10.0));
+    auto options = quick_pilot(24);
+    REQUIRE(options.bias == training::PilotBias::cross_fitted);
+    const auto pilot = training::run_pilot(model, prior, make_estimator(), Task::nle, options);
+    const double b = pilot.statistics.bias[0], se = pilot.statistics.bias_standard_error[0];
+    INFO("cross-fitted bias " << b << " +- " << se);
+    CHECK(se > 0);
+    CHECK(std::abs(b) < 3 * se);
+}
+
 TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
     const auto model = simulators::MultilevelSimulator(simulators::make_level(1, cheap_level, 1.0),
                                                        simulators::make_level(1, middle_level, 4.0),
