@@ -4,6 +4,8 @@
 // density network q(x | theta) (2 components, hidden 20-20). At the budget of option A,
 // cost = sum_l n_l (T_l + T_{l-1}) = 603,000 steps, it trains
 //   ML-NLE with option A n = (10^4, 500, 100), B (9260, 200, 300), C (1077, 1077, 1077), and
+//   ML-plan, the allocator's own n for that budget (sbi::Budget: a pilot of 64 per stream,
+//   nominal costs T_l, included in the budget), trained like A, B and C;
 //   plain NLE on one level at the same cost: 2010 sims at T = 300 (high), 7537 at T = 80
 //   (medium), 12060 at T = 50 (low), 10% validation, early stopping with patience 20;
 // plus the Table-4 ablation of the gradient adjustments (both, rescale only, projection only,
@@ -18,7 +20,7 @@
 //
 //   toggle_switch [--quick] [--seeds 3] [--test-thetas 1000] [--draws 500] [--epochs 10000]
 //                 [--ablation-epochs 2000] [--mc-max-epochs 10000] [--curve-every 100]
-//                 [--methods A,B,C,high,medium,low,ablation] [--zscore paper|top] [--threads 0]
+//                 [--methods A,B,C,plan,high,medium,low,ablation] [--zscore paper|top] [--threads 0]
 //                 [--diagonal softplus|exp] [--recipe paper|robust] [--first-seed 0] [--out DIR]
 //   toggle_switch --merge DIR1,DIR2,... [--out DIR]   (pool the per-theta CSVs of several runs,
 //                 e.g. one process per seed, into one summary and box plot)
@@ -79,7 +81,7 @@ struct Config {
     int mc_max_epochs = 10000;
     int curve_every = 100;
     int threads = 0;  // OpenMP threads of the losses and the MMD (0: OMP_NUM_THREADS)
-    std::vector<std::string> methods{"A", "B", "C", "high", "medium", "low", "ablation"};
+    std::vector<std::string> methods{"A", "B", "C", "plan", "high", "medium", "low", "ablation"};
     std::string out = "toggle_switch_out";
     std::string zscore = "paper";  // ML z-scoring: paper (every tensor by its own statistics) or top
     std::string diagonal = "softplus";  // MDN precision diagonal: softplus (pyknos, the paper) or exp
@@ -148,8 +150,8 @@ Config parse(int argc, char** argv) {
     require(c.recipe == "paper" || c.zscore == "top",
             "--recipe robust fits the library's top-level z-scoring: give --zscore top with it");
     for (const auto& m : c.methods)
-        require(m == "A" || m == "B" || m == "C" || m == "high" || m == "medium" || m == "low" ||
-                    m == "ablation",
+        require(m == "A" || m == "B" || m == "C" || m == "plan" || m == "high" || m == "medium" ||
+                    m == "low" || m == "ablation",
                 "--methods: unknown method '", m, "'");
     return c;
 }
@@ -173,18 +175,23 @@ struct Method {
     bool rescale = true, project = true;
     int epochs = 0;
     std::uint64_t data_key = 0;  // seeds the data: the ablation reuses option A's
+    bool planned = false;        // n chosen by the allocator for option A's budget
 };
+
+// Option A's budget, which every row spends.
+const std::vector<Index> option_a{10000, 500, 100};
 
 std::vector<Method> methods(const Config& c) {
     std::vector<Method> m;
     if (wanted(c, "A")) m.push_back({"A", {10000, 500, 100}, 0, true, true, true, c.ml_epochs, 1});
     if (wanted(c, "B")) m.push_back({"B", {9260, 200, 300}, 0, true, true, true, c.ml_epochs, 2});
     if (wanted(c, "C")) m.push_back({"C", {1077, 1077, 1077}, 0, true, true, true, c.ml_epochs, 3});
+    if (wanted(c, "plan")) m.push_back({"ML-plan", {}, 0, true, true, true, c.ml_epochs, 4, true});
     if (wanted(c, "high")) m.push_back({"NLE-high", {2010}, 2, false, false, false, c.mc_max_epochs});
     if (wanted(c, "medium")) m.push_back({"NLE-medium", {7537}, 1, false, false, false, c.mc_max_epochs});
     if (wanted(c, "low")) m.push_back({"NLE-low", {12060}, 0, false, false, false, c.mc_max_epochs});
     if (wanted(c, "ablation")) {
-        const std::vector<Index> a{10000, 500, 100};
+        const std::vector<Index>& a = option_a;
         m.push_back({"abl-both", a, 0, true, true, true, c.ablation_epochs, 1});
         m.push_back({"abl-rescale", a, 0, true, true, false, c.ablation_epochs, 1});
         m.push_back({"abl-project", a, 0, true, false, true, c.ablation_epochs, 1});
@@ -311,6 +318,7 @@ struct Row {
     std::vector<double> train_seconds{}, simulate_seconds{}, epoch_ms{};
     std::vector<int> epochs{};
     std::vector<std::string> status{};
+    std::vector<std::string> plans{};  // ML-plan: the allocator's kept levels and n, per seed
 };
 
 bool box_plot(const std::string& png, const std::string& data, const std::vector<Row>& rows) {
@@ -359,11 +367,13 @@ void report(const Config& config, const std::vector<Row>& rows) {
             if (!n.empty()) n += '/';
             n += std::to_string(v);
         }
+        for (const auto& plan : row.plans) n += (n.empty() ? "" : "; ") + plan;
         for (const auto& st : row.status) {
             if (!status.empty()) status += ' ';
             status += st;
         }
-        const double cost = row.method.ml ? ml_cost(row.method.n)
+        const double cost = row.method.planned ? ml_cost(option_a)
+                            : row.method.ml    ? ml_cost(row.method.n)
                                           : double(row.method.n[0] * ts::paper_steps[row.method.level]);
         double epochs = 0;
         for (int e : row.epochs) epochs += e;
@@ -426,6 +436,7 @@ std::vector<Row> merge_runs(const Config& config) {
             r.epoch_ms.push_back(std::stod(f[5]));
             r.simulate_seconds.push_back(std::stod(f[6]));
             r.seed_means.push_back(std::stod(f[7]));
+            if (r.method.planned && f.size() > 10) r.plans.push_back(f[10]);
         }
     }
     std::erase_if(rows, [](const Row& r) { return r.seed_means.empty(); });
@@ -482,7 +493,8 @@ int main(int argc, char** argv) try {
     per_theta << "method,seed,theta_index,a1,a2,b1,b2,mu,sigma,gamma,mmd2\n";
     curves << "method,seed,epoch,training_loss,high_fidelity_nll\n";
     std::ofstream runs(config.out + "/toggle_switch_runs.csv");
-    runs << "method,seed,status,epochs,train_seconds,epoch_ms,simulate_seconds,mean,median,train_cpu_seconds\n";
+    runs << "method,seed,status,epochs,train_seconds,epoch_ms,simulate_seconds,mean,median,train_cpu_seconds,"
+            "plan\n";
 
     // Fixes the shapes the held-out loss checks against (it never trains).
     const Estimator shape(mdn_options(config), 0);
@@ -510,12 +522,54 @@ int main(int argc, char** argv) try {
             start = Clock::now();
             double simulate_seconds = 0;
             Estimator q = shape;  // the trained network, in the user's units
-            if (m.ml) {
-                // Same data for every ML option's seed (and for the ablation: option A's data).
-                const std::uint64_t data_seed = derive_seed(s, 1, m.data_key);
-                auto data = simulators::generate_multilevel_dataset(
+            // The NLE rows' recipe (also for a plan that keeps one level).
+            auto single_level_options = [&] {
+                training::BaselineOptions options;
+                options.training = paper_recipe(config.mc_max_epochs, false, false);
+                options.training.early_stopping = true;
+                options.training.patience = 20;
+                options.training.restore_best = true;
+                options.validation_fraction = 0.1;
+                options.training_batch_size = 0;  // full batch, as the paper
+                options.split_seed = derive_seed(s, 4);
+                options.loss = loss_options;
+                return options;
+            };
+            // Same data for every ML option's seed (and for the ablation: option A's data).
+            const std::uint64_t data_seed = derive_seed(s, 1, m.data_key);
+            simulators::MultilevelDataset data;
+            if (m.planned) {
+                // The allocator's plan for option A's budget, pilot included (nominal costs T_l).
+                auto options = architecture(config, s);
+                options.simulation_seed = data_seed;
+                options.threads = 1;
+                auto planner = sbi::make_nle(prior, options);
+                training::PlanningOptions planning;
+                planning.pilot.threads = 1;
+                planning.pilot.loss = loss_options;
+                planner.simulate(model, sbi::Budget{ml_cost(option_a)}, planning);
+                data = planner.data();
+                std::fprintf(stderr, "seed %d allocator's plan:\n%s", seed,
+                             planner.plan().describe().c_str());
+                // "levels:n", e.g. 0+1+2:12000/300/90 (no commas: it is a CSV field).
+                std::string plan;
+                for (std::size_t l : planner.plan().kept_levels())
+                    plan += (plan.empty() ? "" : "+") + std::to_string(l);
+                for (std::size_t i = 0; i < data.levels.size(); ++i)
+                    plan += (i ? "/" : ":") + std::to_string(data.levels[i].theta.cols());
+                row.plans.push_back(plan);
+                simulate_seconds = seconds_since(start);
+            } else if (m.ml) {
+                data = simulators::generate_multilevel_dataset(
                     model, prior, {.samples_per_level = m.n, .seed = data_seed, .threads = 1});
                 simulate_seconds = seconds_since(start);
+            }
+            if (m.planned && data.levels.size() == 1) {
+                start = Clock::now();
+                cpu_start = std::clock();
+                summary = nle.append_simulations(data).train_single_level(single_level_options(), callbacks);
+                q = nle.estimator();
+            } else if (m.ml) {
                 training::MlmcTrainingOptions options;
                 options.training = paper_recipe(m.epochs, m.rescale, m.project);
                 options.validation = training::MlmcValidation::none;
@@ -547,22 +601,14 @@ int main(int argc, char** argv) try {
                     q = nle.estimator();
                 }
             } else {
-                const auto data = simulators::generate_dataset(
+                const auto single = simulators::generate_dataset(
                     m.level == 0 ? model.level<0>() : m.level == 1 ? model.level<1>() : model.level<2>(),
                     prior, m.n[0], derive_seed(s, 3, m.level), {.threads = 1});
                 simulate_seconds = seconds_since(start);
-                training::BaselineOptions options;
-                options.training = paper_recipe(m.epochs, false, false);
-                options.training.early_stopping = true;
-                options.training.patience = 20;
-                options.training.restore_best = true;
-                options.validation_fraction = 0.1;
-                options.training_batch_size = 0;  // full batch, as the paper
-                options.split_seed = derive_seed(s, 4);
-                options.loss = loss_options;
                 start = Clock::now();
                 cpu_start = std::clock();
-                summary = nle.append_simulations(data.theta, data.x).train_single_level(options, callbacks);
+                summary = nle.append_simulations(single.theta, single.x)
+                              .train_single_level(single_level_options(), callbacks);
                 q = nle.estimator();
             }
             const double train_seconds = seconds_since(start);
@@ -595,7 +641,8 @@ int main(int argc, char** argv) try {
             row.status.push_back(status);
             runs << m.name << ',' << seed << ',' << row.status.back() << ',' << epochs << ','
                  << train_seconds << ',' << row.epoch_ms.back() << ',' << simulate_seconds << ',' << st.mean
-                 << ',' << st.median << ',' << train_cpu << std::endl;
+                 << ',' << st.median << ',' << train_cpu << ',' << (m.planned ? row.plans.back() : "")
+                 << std::endl;
             std::fprintf(stderr,
                          "seed %d %-12s MMD^2 mean %.3f median %.3f | %s after %d epochs, train %.1f s "
                          "(%.2f ms/epoch; CPU %.1f s), simulate %.2f s, evaluate %.1f s\n",
