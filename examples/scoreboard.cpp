@@ -138,6 +138,8 @@ struct Config {
     int pilot_epochs = 0;
     bool pilot_early_stopping = true;
     training::PilotBias pilot_bias = training::PilotBias::cross_fitted;
+    /// RobustMlmcOptions::patience_fraction (negative: the library's default).
+    double patience_fraction = -1;
     std::string only;
     std::string methods;  ///< comma-separated names to run (empty: all); the main five always
     std::string out = "scoreboard";
@@ -170,6 +172,8 @@ Config parse(int argc, char** argv) {
                     "--pilot-bias: in_sample or cross_fitted, got ", v);
             c.pilot_bias = v == "in_sample" ? training::PilotBias::in_sample
                                             : training::PilotBias::cross_fitted;
+        } else if (a == "--patience-fraction") {
+            c.patience_fraction = std::stod(next(i));
         } else if (a == "--pilot-fixed") {
             c.pilot_early_stopping = false;
         } else if (a == "--plan-reasons") {
@@ -318,6 +322,8 @@ int main(int argc, char** argv) {
         options.loss = loss_options;
         options.robust.patience = config.patience;
         options.robust.pretraining_epochs = config.mc_epochs;
+        if (config.patience_fraction >= 0)
+            options.robust.patience_fraction = config.patience_fraction;
         return options;
     };
     auto ml_method = [&](std::string name, training::MlmcTrainingOptions options,

@@ -211,3 +211,30 @@ TEST_CASE("The robust recipe keeps the ML model unless a rival beats it beyond t
     options.robust.selection_margin = -1;
     CHECK_THROWS_WITH(options.validate(), Catch::Contains("selection_margin"));
 }
+
+TEST_CASE("patience_fraction sets each robust phase's patience from its epoch cap",
+          "[training][runaway][baselines]") {
+    const auto data = make_data(300, 40, 0.02, 13);
+    training::MlmcTrainingOptions options;
+    options.training = quiet(60, 3e-3);
+    options.robust.patience = 1;
+    options.robust.pretraining_epochs = 60;
+    // A patience of one epoch stops every phase at the first epoch without improvement; a
+    // patience of the whole cap never stops one early.
+    auto impatient = make_estimator(7);
+    const auto short_run = training::train_mlmc_robust(impatient, data, Task::nle, options);
+    options.robust.patience_fraction = 1;
+    auto patient = make_estimator(7);
+    const auto long_run = training::train_mlmc_robust(patient, data, Task::nle, options);
+    for (const auto* phase : {&long_run.plain_high, &long_run.warm_start, &long_run.multilevel}) {
+        INFO(phase->message);
+        CHECK(phase->epochs == 60);
+        CHECK(phase->status != TrainingStatus::early_stopped);
+    }
+    CHECK(short_run.plain_high.epochs + short_run.warm_start.epochs + short_run.multilevel.epochs <
+          180);
+    options.robust.patience_fraction = 1.5;
+    auto bad = make_estimator(7);
+    CHECK_THROWS_WITH(training::train_mlmc_robust(bad, data, Task::nle, options),
+                      Catch::Contains("patience_fraction must be in [0, 1]"));
+}
