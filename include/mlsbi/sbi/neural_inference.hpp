@@ -227,8 +227,7 @@ public:
                 "NeuralInference::train: MlmcTrainingOptions need multilevel data (>= 2 levels)");
         Estimator& estimator = build_estimator();
         m_robust.reset();
-        if (options.recipe == training::MlmcRecipe::robust &&
-            options.validation == training::MlmcValidation::none) {
+        if (options.runs_robust_recipe()) {
             m_robust = training::train_mlmc_robust(estimator, m_data, task, options, callbacks);
             m_summary = training::kept_model_summary(*m_robust);
         } else {

@@ -243,6 +243,11 @@ struct MlmcTrainingOptions {
     /// continue training a network that keeps its z-scoring).
     bool fit_standardization = true;
 
+    /// True when train_mlmc runs the robust recipe (train_mlmc_robust): recipe robust and no
+    /// other validation scheme.
+    [[nodiscard]] bool runs_robust_recipe() const {
+        return recipe == MlmcRecipe::robust && validation == MlmcValidation::none;
+    }
     /// The paper's exact recipe.
     [[nodiscard]] static MlmcTrainingOptions paper() {
         MlmcTrainingOptions o;
@@ -497,7 +502,7 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
                            const MlmcTrainingOptions& options = {},
                            const TrainingCallbacks& callbacks = {}) {
     options.validate();
-    if (options.recipe == MlmcRecipe::robust && options.validation == MlmcValidation::none)
+    if (options.runs_robust_recipe())
         return kept_model_summary(train_mlmc_robust(estimator, data, task, options, callbacks));
     if (options.validation == MlmcValidation::none) {
         require(!options.training.early_stopping,

@@ -231,18 +231,16 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
             x = s.x.back();
         }
         fit_standardization(estimator, top.theta, top.x.back(), task, "run_pilot");
-        if (options.early_stopping) {
-            const IndexSplit split = split_indices(theta.cols(), options.validation_fraction,
-                                                   derive_seed(options.seed, 0x7069766cULL));
-            const Matrix<double> theta_fit = theta(Eigen::all, split.train);
-            const Matrix<double> x_fit = x(Eigen::all, split.train);
-            const Matrix<double> theta_held = theta(Eigen::all, split.validation);
-            const Matrix<double> x_held = x(Eigen::all, split.validation);
-            losses::McLoss<Estimator> loss(estimator, theta_fit, x_fit, task, options.loss);
-            losses::McLoss<Estimator> held_out(estimator, theta_held, x_held, task, options.loss);
-            TrainingOptions stopped = options.training;
-            stopped.early_stopping = true;
-            pilot.training = train(estimator, loss, &held_out, stopped);
+        if (options.early_stopping) {  // the MC baseline, full batch, on this z-scoring
+            BaselineOptions brief;
+            brief.training = options.training;
+            brief.training.early_stopping = true;
+            brief.validation_fraction = options.validation_fraction;
+            brief.split_seed = derive_seed(options.seed, 0x7069766cULL);
+            brief.training_batch_size = 0;
+            brief.loss = options.loss;
+            brief.fit_standardization = false;
+            pilot.training = train_mc(estimator, theta, x, task, brief);
         } else {
             losses::McLoss<Estimator> loss(estimator, theta, x, task, options.loss);
             pilot.training = train(estimator, loss, options.training);
@@ -335,9 +333,10 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         TrainingOptions tune = options.training;
         tune.label = options.training.label + "-top";
         std::vector<Vector<double>> gaps(levels - 1, Vector<double>(n));
-        // Fine-tunes a copy of the pilot network on stream L's columns `fit` and writes the gap
-        // of every level j < L at the columns `measure`.
-        auto measure_gaps = [&](const std::vector<Index>& fit, const std::vector<Index>& measure) {
+        // Fine-tunes a copy of the pilot network on stream L's columns `fit` (early-stopped on
+        // `measure` when they differ) and writes the gap of every level j < L at `measure`.
+        auto measure_gaps = [&](const std::vector<Index>& fit, const std::vector<Index>& measure,
+                                bool stop_on_measured) {
             Estimator q_top = estimator;
             const Matrix<double> theta_fit = top.theta(Eigen::all, fit);
             const Matrix<double> x_fit = top.x.back()(Eigen::all, fit);
@@ -345,9 +344,9 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
             const Matrix<double> theta_at = top.theta(Eigen::all, measure);
             const Matrix<double> x_at = top.x.back()(Eigen::all, measure);
             losses::McLoss<Estimator> fine(q_top, theta_at, x_at, task, options.loss);
-            if (fit == measure) {
+            if (!stop_on_measured) {
                 (void)train(q_top, fit_loss, tune);
-            } else {  // early-stopped on the other half: a few samples overfit fast
+            } else {  // a few samples overfit fast
                 TrainingOptions stopped = tune;
                 stopped.early_stopping = true;
                 (void)train(q_top, fit_loss, &fine, stopped);
@@ -357,18 +356,19 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
                 const Matrix<double> x_coarse = top.x[j](Eigen::all, measure);
                 losses::McLoss<Estimator> coarse(q_top, theta_at, x_coarse, task, options.loss);
                 const Vector<double> gap = f_top - coarse.per_sample_losses(q_top);
-                for (std::size_t i = 0; i < measure.size(); ++i) gaps[j](measure[i]) = gap(Index(i));
+                for (std::size_t i = 0; i < measure.size(); ++i)
+                    gaps[j](measure[i]) = gap(Index(i));
             }
         };
         std::vector<Index> all(static_cast<std::size_t>(n));
         for (Index i = 0; i < n; ++i) all[std::size_t(i)] = i;
         if (options.bias == PilotBias::in_sample) {
-            measure_gaps(all, all);
+            measure_gaps(all, all, false);
         } else {
             const std::vector<Index> first(all.begin(), all.begin() + n / 2);
             const std::vector<Index> second(all.begin() + n / 2, all.end());
-            measure_gaps(second, first);
-            measure_gaps(first, second);
+            measure_gaps(second, first, true);
+            measure_gaps(first, second, true);
         }
         for (std::size_t j = 0; j + 1 < levels; ++j) {
             const Vector<double>& gap = gaps[j];
