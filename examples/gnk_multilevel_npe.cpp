@@ -11,7 +11,7 @@
 // prior-truncated posterior, HPD coverage at 101 levels from 2000 posterior draws per test point,
 // and (--c2st-obs K) C2ST against slice sampling on the exact likelihood of the raw 1000 draws.
 //
-//   gnk_multilevel_npe [--quick] [--seeds 3] [--n1 10,50,100] [--epochs 800] [--tests 500]
+//   gnk_multilevel_npe [--quick] [--seeds 3] [--n1 10,50,100] [--epochs 800] [--recipe paper|default] [--tests 500]
 //                      [--draws 2000] [--c2st-obs 0] [--first-seed 0] [--out PREFIX]
 #include <cstdio>
 #include <fstream>
@@ -51,6 +51,7 @@ struct Config {
     Index c2st_obs = 0;
     Index c2st_samples = 1000;
     std::string out = "gnk_multilevel_npe";
+    std::string recipe = "paper";  ///< ML training: "paper" or "default" (examples::ml_recipe)
 };
 
 Config parse(int argc, char** argv) {
@@ -73,6 +74,8 @@ Config parse(int argc, char** argv) {
             c.n1.clear();
             std::stringstream list(next(i));
             for (std::string item; std::getline(list, item, ',');) c.n1.push_back(std::stol(item));
+        } else if (a == "--recipe") {
+            c.recipe = next(i);
         } else if (a == "--epochs") {
             c.ml_epochs = std::stoi(next(i));
         } else if (a == "--tests") {
@@ -176,7 +179,7 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n));
-                summary = npe.append_simulations(subset).train(examples::paper_ml_recipe(config.ml_epochs));
+                summary = npe.append_simulations(subset).train(examples::ml_recipe(config.recipe, config.ml_epochs));
             } else {
                 const auto& d = m.name == "high-only" ? high : low;
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,7 +26,9 @@ namespace mlsbi::examples {
 /// taken from the library defaults: full batch, a fixed number of epochs, no validation, both
 /// gradient adjustments, clipping at norm 5, Adam (lr 1e-4, betas 0.85 / 0.999, eps 1e-8).
 [[nodiscard]] inline training::MlmcTrainingOptions paper_ml_recipe(int epochs) {
-    training::MlmcTrainingOptions o;
+    // paper(), not the default: the library's default is the robust recipe (early-stopped
+    // phases, model selection), which would silently replace the loop this function promises.
+    auto o = training::MlmcTrainingOptions::paper();
     o.validation = training::MlmcValidation::none;
     o.training.max_epochs = epochs;
     o.training.batches_per_epoch = 1;
@@ -36,6 +39,19 @@ namespace mlsbi::examples {
     o.training.adjustment.rescale = true;
     o.training.adjustment.project = true;
     o.training.max_gradient_norm = 5.0;
+    o.training.progress = false;
+    o.training.label = "ml";
+    return o;
+}
+
+/// ML training by name: "paper" (paper_ml_recipe(epochs)) or "default" (what train_mlmc does
+/// when given no options: the robust recipe, its ML phase capped at `epochs`).
+[[nodiscard]] inline training::MlmcTrainingOptions ml_recipe(const std::string& name, int epochs) {
+    if (name == "paper") return paper_ml_recipe(epochs);
+    if (name != "default")
+        throw std::invalid_argument("--recipe must be 'paper' or 'default', got '" + name + "'");
+    training::MlmcTrainingOptions o;
+    o.training.max_epochs = epochs;
     o.training.progress = false;
     o.training.label = "ml";
     return o;

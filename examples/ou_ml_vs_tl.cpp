@@ -14,7 +14,7 @@
 // U[0.5, 1.5]): ML against NPE on 1000 high-only simulations (n_1 = 100).
 //
 //   ou_ml_vs_tl [--quick] [--runs 10] [--n1 10,50,100] [--patience 1,20,100,1000]
-//               [--tests 300] [--c2st-obs 5] [--x0] [--first-run 0] [--out PREFIX]
+//               [--tests 300] [--c2st-obs 5] [--x0] [--recipe paper|default] [--first-run 0] [--out PREFIX]
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -68,6 +68,7 @@ struct Config {
     Index c2st_samples = 1000;
     bool x0 = false;
     std::string out = "ou_ml_vs_tl";
+    std::string recipe = "paper";  ///< ML training: "paper" or "default" (examples::ml_recipe)
 };
 
 template <class T>
@@ -97,6 +98,8 @@ Config parse(int argc, char** argv) {
             c.n1 = parse_list<Index>(next(i));
         } else if (a == "--patience") {
             c.patience = parse_list<int>(next(i));
+        } else if (a == "--recipe") {
+            c.recipe = next(i);
         } else if (a == "--epochs") {
             c.ml_epochs = std::stoi(next(i));
         } else if (a == "--tl-max-epochs") {
@@ -215,7 +218,7 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n1).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n1).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n1));
-                const auto& s = npe.append_simulations(subset).train(examples::paper_ml_recipe(config.ml_epochs));
+                const auto& s = npe.append_simulations(subset).train(examples::ml_recipe(config.recipe, config.ml_epochs));
                 seconds = s.seconds, epochs = s.epochs;
             } else if (m.name == "high-only") {
                 const auto high = simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
