@@ -11,7 +11,8 @@
 // prior-truncated posterior, HPD coverage at 101 levels from 2000 posterior draws per test point,
 // and (--c2st-obs K) C2ST against slice sampling on the exact likelihood of the raw 1000 draws.
 //
-//   gnk_multilevel_npe [--quick] [--seeds 3] [--n1 10,50,100] [--epochs 800] [--recipe paper|default] [--tests 500]
+//   gnk_multilevel_npe [--quick] [--seeds 3] [--n1 10,50,100] [--epochs 800] [--recipe
+//   paper|default] [--tests 500]
 //                      [--draws 2000] [--c2st-obs 0] [--first-seed 0] [--out PREFIX]
 #include <cstdio>
 #include <fstream>
@@ -87,11 +88,12 @@ Config parse(int argc, char** argv) {
         } else if (a == "--out") {
             c.out = next(i);
         } else {
-            throw std::invalid_argument(message("unknown argument '", a, "' (see the header comment)"));
+            throw std::invalid_argument(
+                message("unknown argument '", a, "' (see the header comment)"));
         }
     }
-    require(c.seeds >= 1 && !c.n1.empty() && c.tests >= 1 && c.draws >= 10 &&
-                c.c2st_obs >= 0 && c.c2st_obs <= c.tests,
+    require(c.seeds >= 1 && !c.n1.empty() && c.tests >= 1 && c.draws >= 10 && c.c2st_obs >= 0 &&
+                c.c2st_obs <= c.tests,
             "bad configuration");
     return c;
 }
@@ -139,12 +141,13 @@ int main(int argc, char** argv) try {
                 return lp + simulators::gnk::exact_log_likelihood(raw, th);
             },
             2);
-        const auto init = inference::sir_initialize_from_prior(log_posterior, prior, 2000, 4,
-                                                               derive_seed(41, t));
-        const auto mcmc = inference::slice_sample(
-            log_posterior, init.points,
-            {.draws_per_chain = config.c2st_samples / 4, .warmup = 200, .thin = 1,
-             .seed = derive_seed(42, t)});
+        const auto init =
+            inference::sir_initialize_from_prior(log_posterior, prior, 2000, 4, derive_seed(41, t));
+        const auto mcmc = inference::slice_sample(log_posterior, init.points,
+                                                  {.draws_per_chain = config.c2st_samples / 4,
+                                                   .warmup = 200,
+                                                   .thin = 1,
+                                                   .seed = derive_seed(42, t)});
         reference[static_cast<std::size_t>(t)] = mcmc.samples;
         std::fprintf(stderr, "reference %ld: R-hat %.3f, ESS bulk %.0f\n", static_cast<long>(t),
                      mcmc.max_rhat(), mcmc.min_ess_bulk());
@@ -167,8 +170,10 @@ int main(int argc, char** argv) try {
         const auto s = static_cast<std::uint64_t>(seed);
         const auto data = simulators::generate_multilevel_dataset(
             model, prior, {.samples_per_level = {config.n0, max_n1}, .seed = derive_seed(s, 1)});
-        const auto high = simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
-        const auto low = simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
+        const auto high =
+            simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
+        const auto low =
+            simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
         for (Method& m : methods) {
             auto npe = sbi::make_npe(prior, architecture(s));
             training::TrainingSummary summary;
@@ -179,7 +184,8 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n));
-                summary = npe.append_simulations(subset).train(examples::ml_recipe(config.recipe, config.ml_epochs));
+                summary = npe.append_simulations(subset).train(
+                    examples::ml_recipe(config.recipe, config.ml_epochs));
             } else {
                 const auto& d = m.name == "high-only" ? high : low;
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
@@ -204,7 +210,8 @@ int main(int argc, char** argv) try {
             const auto curve = diagnostics::coverage_curve(credibility, curve_levels);
             m.mean_curve += curve.coverage / double(config.seeds);
             std::vector<double> at;
-            for (double a : reported) at.push_back(curve.coverage(static_cast<Index>(std::lround(a * 100))));
+            for (double a : reported)
+                at.push_back(curve.coverage(static_cast<Index>(std::lround(a * 100))));
             m.coverage.push_back(at);
             m.nlpd_median.push_back(examples::quantile(nlpd, 0.5));
             m.nlpd_mean.push_back(examples::mean_of(nlpd));
@@ -216,7 +223,8 @@ int main(int argc, char** argv) try {
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
                     (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
-                                                        config.c2st_samples, derive_seed(s, 8, t), &draws);
+                                                        config.c2st_samples, derive_seed(s, 8, t),
+                                                        &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],
                                              {.seed = derive_seed(s, 9, t)})
                                .accuracy /
@@ -230,21 +238,23 @@ int main(int argc, char** argv) try {
         }
     }
 
-    std::printf("\nmean (sd) over %d seeds; NLPD = -log q(theta | s) of the prior-truncated posterior, "
-                "-density = -q (the paper's 'NLPD').\n\n",
-                config.seeds);
+    std::printf(
+        "\nmean (sd) over %d seeds; NLPD = -log q(theta | s) of the prior-truncated posterior, "
+        "-density = -q (the paper's 'NLPD').\n\n",
+        config.seeds);
     std::printf("%-10s %5s | %-18s | %-18s | %-18s | %-16s | %8s\n", "method", "n", "NLPD median",
                 "NLPD mean", "-density median", "C2ST", "train s");
     for (const Method& m : methods)
-        std::printf("%-10s %5ld | %-18s | %-18s | %-18s | %-16s | %8.1f\n", m.name.c_str(),
-                    static_cast<long>(m.n), examples::mean_sd(m.nlpd_median).c_str(),
-                    examples::mean_sd(m.nlpd_mean).c_str(),
-                    examples::mean_sd(m.neg_density_median).c_str(),
-                    m.c2st.empty() ? "-" : examples::mean_sd(m.c2st).c_str(),
-                    examples::mean_of(m.seconds));
-    std::printf("\nHPD coverage (2000 draws per test point), mean (sd) over seeds. Paper: ML(100) "
-                "0.12/0.40/0.66/0.85/0.96; high-only 0.07/0.24/0.42/0.64/0.91; low-only "
-                "0.01/0.03/0.06/0.14/0.31.\n%-10s %5s", "method", "n");
+        std::printf(
+            "%-10s %5ld | %-18s | %-18s | %-18s | %-16s | %8.1f\n", m.name.c_str(),
+            static_cast<long>(m.n), examples::mean_sd(m.nlpd_median).c_str(),
+            examples::mean_sd(m.nlpd_mean).c_str(), examples::mean_sd(m.neg_density_median).c_str(),
+            m.c2st.empty() ? "-" : examples::mean_sd(m.c2st).c_str(), examples::mean_of(m.seconds));
+    std::printf(
+        "\nHPD coverage (2000 draws per test point), mean (sd) over seeds. Paper: ML(100) "
+        "0.12/0.40/0.66/0.85/0.96; high-only 0.07/0.24/0.42/0.64/0.91; low-only "
+        "0.01/0.03/0.06/0.14/0.31.\n%-10s %5s",
+        "method", "n");
     for (double a : reported) std::printf(" | %-14.1f", a);
     std::printf("\n");
     for (const Method& m : methods) {

@@ -14,7 +14,8 @@
 // U[0.5, 1.5]): ML against NPE on 1000 high-only simulations (n_1 = 100).
 //
 //   ou_ml_vs_tl [--quick] [--runs 10] [--n1 10,50,100] [--patience 1,20,100,1000]
-//               [--tests 300] [--c2st-obs 5] [--x0] [--recipe paper|default] [--first-run 0] [--out PREFIX]
+//               [--tests 300] [--c2st-obs 5] [--x0] [--recipe paper|default] [--first-run 0] [--out
+//               PREFIX]
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -63,8 +64,8 @@ struct Config {
     int ml_epochs = 500;
     int tl_max_epochs = 2000;  // per phase
     Index tests = 300;
-    Index draws = 500;      // posterior draws per test pair (leakage and HPD credibility)
-    Index c2st_obs = 5;     // test observations with an exact reference
+    Index draws = 500;   // posterior draws per test pair (leakage and HPD credibility)
+    Index c2st_obs = 5;  // test observations with an exact reference
     Index c2st_samples = 1000;
     bool x0 = false;
     std::string out = "ou_ml_vs_tl";
@@ -75,7 +76,8 @@ template <class T>
 std::vector<T> parse_list(const std::string& s) {
     std::vector<T> v;
     std::stringstream list(s);
-    for (std::string item; std::getline(list, item, ',');) v.push_back(static_cast<T>(std::stol(item)));
+    for (std::string item; std::getline(list, item, ',');)
+        v.push_back(static_cast<T>(std::stol(item)));
     return v;
 }
 
@@ -113,12 +115,13 @@ Config parse(int argc, char** argv) {
         } else if (a == "--out") {
             c.out = next(i);
         } else {
-            throw std::invalid_argument(message("unknown argument '", a, "' (see the header comment)"));
+            throw std::invalid_argument(
+                message("unknown argument '", a, "' (see the header comment)"));
         }
     }
-    require(c.runs >= 1 && !c.n1.empty() && c.tests >= 1 && c.c2st_obs >= 0 &&
-                c.c2st_obs <= c.tests,
-            "bad configuration");
+    require(
+        c.runs >= 1 && !c.n1.empty() && c.tests >= 1 && c.c2st_obs >= 0 && c.c2st_obs <= c.tests,
+        "bad configuration");
     return c;
 }
 
@@ -165,19 +168,23 @@ int main(int argc, char** argv) try {
     std::vector<Matrix<double>> reference(static_cast<std::size_t>(config.c2st_obs));
     for (Index t = 0; t < config.c2st_obs; ++t) {
         Vector<double> observed(5);
-        for (Index k = 0; k < 5; ++k) observed(k) = test.x(observed_indices[static_cast<std::size_t>(k)], t);
-        auto log_posterior = inference::batch_over_columns([&, observed](const ConstVectorRef<double>& th) {
-            const double lp = prior.log_density(th);
-            if (!std::isfinite(lp)) return lp;
-            return lp + simulators::ou::euler_log_likelihood(observed_indices, observed, th, settings);
-        });
+        for (Index k = 0; k < 5; ++k)
+            observed(k) = test.x(observed_indices[static_cast<std::size_t>(k)], t);
+        auto log_posterior =
+            inference::batch_over_columns([&, observed](const ConstVectorRef<double>& th) {
+                const double lp = prior.log_density(th);
+                if (!std::isfinite(lp)) return lp;
+                return lp + simulators::ou::euler_log_likelihood(observed_indices, observed, th,
+                                                                 settings);
+            });
         const Index chains = 4;
         const auto init = inference::sir_initialize_from_prior(log_posterior, prior, 4000, chains,
                                                                derive_seed(31, t));
-        const auto mcmc = inference::slice_sample(
-            log_posterior, init.points,
-            {.draws_per_chain = config.c2st_samples / chains, .warmup = 300, .thin = 2,
-             .seed = derive_seed(32, t)});
+        const auto mcmc = inference::slice_sample(log_posterior, init.points,
+                                                  {.draws_per_chain = config.c2st_samples / chains,
+                                                   .warmup = 300,
+                                                   .thin = 2,
+                                                   .seed = derive_seed(32, t)});
         reference[static_cast<std::size_t>(t)] = mcmc.samples;
         std::fprintf(stderr, "reference %ld: R-hat %.3f, ESS bulk %.0f\n", static_cast<long>(t),
                      mcmc.max_rhat(), mcmc.min_ess_bulk());
@@ -207,7 +214,9 @@ int main(int argc, char** argv) try {
         const Index max_n1 = *std::max_element(config.n1.begin(), config.n1.end());
         // Nested data: smaller n_1 use the first columns of the largest draw.
         const auto data = simulators::generate_multilevel_dataset(
-            model, prior, {.samples_per_level = {config.n0, config.x0 ? 100 : max_n1}, .seed = derive_seed(r, 1)});
+            model, prior,
+            {.samples_per_level = {config.n0, config.x0 ? 100 : max_n1},
+             .seed = derive_seed(r, 1)});
         for (Method& m : methods) {
             auto npe = sbi::make_npe(prior, architecture(r));
             double seconds = 0, epochs = 0;
@@ -218,26 +227,30 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n1).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n1).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n1));
-                const auto& s = npe.append_simulations(subset).train(examples::ml_recipe(config.recipe, config.ml_epochs));
+                const auto& s = npe.append_simulations(subset).train(
+                    examples::ml_recipe(config.recipe, config.ml_epochs));
                 seconds = s.seconds, epochs = s.epochs;
             } else if (m.name == "high-only") {
-                const auto high = simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
+                const auto high =
+                    simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
                 auto options = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
-                const auto& s = npe.append_simulations(high.theta, high.x).train_single_level(options);
+                const auto& s =
+                    npe.append_simulations(high.theta, high.x).train_single_level(options);
                 seconds = s.seconds, epochs = s.epochs;
             } else {
                 // TL: n_0 = 1000 + n_1 low simulations (same cost in low-level runs as ML's low
                 // data plus the low halves of its pairs), then the n_1 high simulations.
-                const auto low = simulators::generate_dataset(model.level<0>(), prior, config.n0 + m.n1,
-                                                              derive_seed(r, 4));
+                const auto low = simulators::generate_dataset(model.level<0>(), prior,
+                                                              config.n0 + m.n1, derive_seed(r, 4));
                 const auto& pairs = data.levels[1];
                 training::TransferOptions options;
                 options.pretraining = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.fine_tuning = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.pretraining.split_seed = derive_seed(r, 5);
                 options.fine_tuning.split_seed = derive_seed(r, 6);
-                const auto s = npe.append_simulations(pairs.theta.leftCols(m.n1), pairs.x_fine.leftCols(m.n1))
-                                   .train_transfer(low.theta, low.x, options);
+                const auto s =
+                    npe.append_simulations(pairs.theta.leftCols(m.n1), pairs.x_fine.leftCols(m.n1))
+                        .train_transfer(low.theta, low.x, options);
                 seconds = s.pretraining.seconds + s.fine_tuning.seconds;
                 epochs = s.pretraining.epochs + s.fine_tuning.epochs;
             }
@@ -250,9 +263,11 @@ int main(int argc, char** argv) try {
             const std::vector<double>& density = tested.density;
             const Vector<double>& credibility = tested.credibility;
             const auto curve = diagnostics::coverage_curve(credibility, curve_levels);
-            const std::string key = m.name + (m.patience ? "(p" + std::to_string(m.patience) + ")" : "") +
+            const std::string key = m.name +
+                                    (m.patience ? "(p" + std::to_string(m.patience) + ")" : "") +
                                     " n1=" + std::to_string(m.n1);
-            if (!mean_curves.count(key)) mean_curves[key] = Vector<double>::Zero(curve_levels.size());
+            if (!mean_curves.count(key))
+                mean_curves[key] = Vector<double>::Zero(curve_levels.size());
             mean_curves[key] += curve.coverage / double(config.runs);
             Scores sc;
             sc.neg_median_density = -examples::quantile(density, 0.5);
@@ -264,7 +279,8 @@ int main(int argc, char** argv) try {
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
                     (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
-                                                        config.c2st_samples, derive_seed(r, 8, t), &draws);
+                                                        config.c2st_samples, derive_seed(r, 8, t),
+                                                        &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],
                                              {.seed = derive_seed(r, 9, t)})
                                .accuracy /
@@ -287,21 +303,24 @@ int main(int argc, char** argv) try {
         std::cerr << "run " << run << " done\n";
     }
 
-    std::printf("\nmean (sd) over %d runs; -median density = -median_i q(theta_i | x_i) (the paper's "
-                "'NLPD'), NLPD = -log q; C2ST vs the exact posterior on %ld test observations.\n"
-                "Paper -median density: n1=10 ML -0.55 (0.19), TL(p20) -0.45 (0.28); n1=100 ML -1.29 "
-                "(0.16), TL(p20) -1.83 (0.21)%s.\n\n",
-                config.runs, static_cast<long>(config.c2st_obs),
-                config.x0 ? "; x0 variant: ML -0.18 vs high-only -1.21" : "");
+    std::printf(
+        "\nmean (sd) over %d runs; -median density = -median_i q(theta_i | x_i) (the paper's "
+        "'NLPD'), NLPD = -log q; C2ST vs the exact posterior on %ld test observations.\n"
+        "Paper -median density: n1=10 ML -0.55 (0.19), TL(p20) -0.45 (0.28); n1=100 ML -1.29 "
+        "(0.16), TL(p20) -1.83 (0.21)%s.\n\n",
+        config.runs, static_cast<long>(config.c2st_obs),
+        config.x0 ? "; x0 variant: ML -0.18 vs high-only -1.21" : "");
     std::printf("%-10s %5s | %-18s | %-18s | %-18s | %-16s | %-16s | %7s %7s\n", "method", "n1",
                 "-median density", "NLPD median", "NLPD mean", "HPD cov @0.5", "C2ST", "train s",
                 "epochs");
     for (const Method& m : methods) {
-        const std::string name = m.name + (m.patience && m.name == "TL" ? "(p" + std::to_string(m.patience) + ")" : "");
-        std::printf("%-10s %5ld | %-18s | %-18s | %-18s | %-16s | %-16s | %7.1f %7.0f\n", name.c_str(),
-                    static_cast<long>(m.n1), examples::mean_sd(m.neg_median_density).c_str(),
-                    examples::mean_sd(m.nlpd_median).c_str(), examples::mean_sd(m.nlpd_mean).c_str(),
-                    examples::mean_sd(m.coverage50).c_str(),
+        const std::string name =
+            m.name + (m.patience && m.name == "TL" ? "(p" + std::to_string(m.patience) + ")" : "");
+        std::printf("%-10s %5ld | %-18s | %-18s | %-18s | %-16s | %-16s | %7.1f %7.0f\n",
+                    name.c_str(), static_cast<long>(m.n1),
+                    examples::mean_sd(m.neg_median_density).c_str(),
+                    examples::mean_sd(m.nlpd_median).c_str(),
+                    examples::mean_sd(m.nlpd_mean).c_str(), examples::mean_sd(m.coverage50).c_str(),
                     m.c2st.empty() ? "-" : examples::mean_sd(m.c2st).c_str(),
                     examples::mean_of(m.seconds), examples::mean_of(m.epochs));
     }
@@ -326,9 +345,10 @@ int main(int argc, char** argv) try {
         s.csv = coverage_csv, s.x_column = 1, s.y_column = column++, s.label = key;
         series.push_back(s);
     }
-    const bool plotted = examples::line_plot(config.out + "_coverage.png", series,
-                                             "Ornstein-Uhlenbeck NPE: HPD coverage (mean over runs)",
-                                             "credible level", "coverage", true);
+    const bool plotted =
+        examples::line_plot(config.out + "_coverage.png", series,
+                            "Ornstein-Uhlenbeck NPE: HPD coverage (mean over runs)",
+                            "credible level", "coverage", true);
     std::printf("\nper-run values: %s.csv; coverage curves: %s%s\n", config.out.c_str(),
                 coverage_csv.c_str(), plotted ? " (+ .png)" : "");
     return 0;
