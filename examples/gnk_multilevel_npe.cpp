@@ -218,6 +218,9 @@ int main(int argc, char** argv) try {
             m.neg_density_median.push_back(examples::quantile(density, 0.5));
             m.seconds.push_back(summary.seconds);
             m.status.emplace_back(training::to_string(summary.status));
+            // The robust recipe (--recipe default) also says which of its models it kept.
+            if (const auto& robust = npe.robust_summary(); m.name == "ML" && robust)
+                m.status.back() += std::string("/") + training::to_string(robust->choice);
             if (config.c2st_obs > 0) {
                 double acc = 0;
                 for (Index t = 0; t < config.c2st_obs; ++t) {
