@@ -10,13 +10,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <exception>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "corner_plot.hpp"
+#include "mlsbi/core/parallel_for.hpp"
 #include "mlsbi/diagnostics/calibration.hpp"
 #include "mlsbi/inference/npe_posterior.hpp"
 #include "mlsbi/training/baselines.hpp"
@@ -78,6 +78,9 @@ namespace mlsbi::examples {
     return o;
 }
 
+/// Below this in-prior fraction of the flow's draws a test point counts as outside_prior.
+inline constexpr double kMinPriorAcceptance = 1e-4;
+
 /// What the posterior of one test pair gave.
 struct TestPointResult {
     double hpd_credibility = 1;  ///< fraction of posterior draws denser than the truth
@@ -100,7 +103,8 @@ TestPointResult evaluate_test_point(const Estimator& q, const P& prior,
                                     std::uint64_t seed, Matrix<double>* samples_out = nullptr) {
     TestPointResult r;
     inference::NpePosterior<Estimator, P> posterior(
-        q, prior, x, {.batch_size = std::min<Index>(draws, 4096), .min_acceptance = 1e-4});
+        q, prior, x,
+        {.batch_size = std::min<Index>(draws, 4096), .min_acceptance = kMinPriorAcceptance});
     Vector<double> log_truth(1);
     posterior.log_density(theta_true, log_truth);
     inference::NpeSamples s;
@@ -143,19 +147,10 @@ TestSetResult evaluate_test_set(const Estimator& q, const P& prior,
     const Index n = theta.cols();
     TestSetResult out;
     out.points.resize(static_cast<std::size_t>(n));
-    // An exception must not leave an OpenMP region (std::terminate): keep the first, rethrow.
-    std::exception_ptr failure;
-#pragma omp parallel for schedule(dynamic)
-    for (Index t = 0; t < n; ++t) {
-        try {
-            out.points[static_cast<std::size_t>(t)] =
-                evaluate_test_point(q, prior, theta.col(t), x.col(t), draws, seed_of(t));
-        } catch (...) {
-#pragma omp critical(mlsbi_examples_evaluate_test_set)
-            if (!failure) failure = std::current_exception();
-        }
-    }
-    if (failure) std::rethrow_exception(failure);
+    parallel_for(n, outer_thread_count(), Schedule::dynamic, [&](Index t) {
+        out.points[static_cast<std::size_t>(t)] =
+            evaluate_test_point(q, prior, theta.col(t), x.col(t), draws, seed_of(t));
+    });
     out.credibility.resize(n);
     for (Index t = 0; t < n; ++t) {
         const TestPointResult& r = out.points[static_cast<std::size_t>(t)];
@@ -167,9 +162,10 @@ TestSetResult evaluate_test_set(const Estimator& q, const P& prior,
     }
     if (out.outside_prior > 0)
         std::fprintf(stderr,
-                     "warning: on %ld of %ld test points the posterior put less than 1e-4 of "
+                     "warning: on %ld of %ld test points the posterior put less than %g of "
                      "its mass inside the prior; they count as not covered at every level\n",
-                     static_cast<long>(out.outside_prior), static_cast<long>(n));
+                     static_cast<long>(out.outside_prior), static_cast<long>(n),
+                     kMinPriorAcceptance);
     return out;
 }
 
