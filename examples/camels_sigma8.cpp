@@ -10,11 +10,18 @@
 // posterior draws per test spectrum), over several network seeds (the data split is fixed).
 //
 //   camels_sigma8 [--quick] [--seeds 10] [--epochs 500] [--draws 2000] [--tests 980]
-//                 [--out PREFIX]     (writes PREFIX.csv, PREFIX_coverage.csv/.png,
-//                                     PREFIX_nlpd.csv/.png)
+//                 [--zscore top|paper] [--out PREFIX]
+//                 (writes PREFIX.csv, PREFIX_coverage.csv/.png, PREFIX_nlpd.csv/.png)
+//
+// --zscore: `top` (default) z-scores spectra and sigma_8 with the top level's statistics (the
+// library's); `paper` does what the paper's code does (examples/paper_zscoring.hpp): every
+// training tensor by its own statistics, so the N-body spectra are moment-matched to the
+// hydrodynamic ones, and the test spectra with the statistics of the top tensor (ML: the 20
+// pairs' hydro spectra; NPE: its training set).
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +33,7 @@
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training.hpp"
 #include "npe_support.hpp"
+#include "paper_zscoring.hpp"
 
 #ifndef MLSBI_EXAMPLE_DATA_DIR
 #define MLSBI_EXAMPLE_DATA_DIR "examples/data"
@@ -44,6 +52,7 @@ struct Config {
     Index draws = 2000;    // posterior draws per test spectrum
     Index tests = 980;     // high-fidelity rows 20.. used as test points
     std::string out = "camels_sigma8";
+    std::string zscore = "top";  // "top" (the library's) or "paper" (every tensor by its own)
 };
 
 Config parse(int argc, char** argv) {
@@ -64,6 +73,8 @@ Config parse(int argc, char** argv) {
             c.draws = std::stol(next(i));
         } else if (a == "--tests") {
             c.tests = std::stol(next(i));
+        } else if (a == "--zscore") {
+            c.zscore = next(i);
         } else if (a == "--out") {
             c.out = next(i);
         } else {
@@ -72,6 +83,8 @@ Config parse(int argc, char** argv) {
     }
     require(c.seeds >= 1 && c.epochs >= 1 && c.draws >= 10 && c.tests >= 1 && c.tests <= 980,
             "bad configuration (need seeds, epochs >= 1, draws >= 10, 1 <= tests <= 980)");
+    require(c.zscore == "top" || c.zscore == "paper", "--zscore must be top or paper, got '",
+            c.zscore, "'");
     return c;
 }
 
@@ -142,14 +155,30 @@ int main(int argc, char** argv) try {
             MethodResult& method = methods[m];
             auto npe = sbi::make_npe(prior, architecture(s));
             training::TrainingSummary summary;
+            const bool paper_z = config.zscore == "paper";
+            std::optional<examples::TopScaling> top;  // --zscore paper: the top tensor's
             if (m == 0) {
-                summary = npe.append_simulations(data).train(examples::paper_ml_recipe(config.epochs));
+                auto options = examples::paper_ml_recipe(config.epochs);
+                simulators::MultilevelDataset train = data;
+                if (paper_z) {
+                    top = examples::zscore_each_tensor(train);
+                    options.fit_standardization = false;
+                }
+                summary = npe.append_simulations(train).train(options);
             } else {
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
                 options.split_seed = derive_seed(s, 8);
-                summary = npe.append_simulations(theta_mc, x_mc).train_single_level(options);
+                Matrix<double> theta = theta_mc, x = x_mc;
+                if (paper_z) {
+                    top = examples::TopScaling{
+                        .x = examples::to_float(examples::zscore_in_place(x)),
+                        .theta = examples::to_float(examples::zscore_in_place(theta))};
+                    options.fit_standardization = false;
+                }
+                summary = npe.append_simulations(theta, x).train_single_level(options);
             }
-            const Estimator& q = npe.estimator();
+            Estimator q = npe.estimator();
+            if (top) q.set_standardization(top->theta, top->x);
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, theta_test, x_test, config.draws,
                 [&](Index t) { return derive_seed(s, 9, static_cast<std::uint64_t>(t)); });

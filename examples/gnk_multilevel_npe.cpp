@@ -12,11 +12,21 @@
 // and (--c2st-obs K) C2ST against slice sampling on the exact likelihood of the raw 1000 draws.
 //
 //   gnk_multilevel_npe [--quick] [--seeds 3] [--n1 10,50,100] [--epochs 800] [--recipe
-//   paper|default] [--tests 500]
+//   paper|default] [--zscore top|paper] [--tests 500]
 //                      [--draws 2000] [--c2st-obs 0] [--first-seed 0] [--out PREFIX]
+//
+// --zscore: `top` (default) is the library's z-scoring: the summaries and theta by the top
+// level's statistics. `paper` does what the paper's code does (its MLMC_standardize and
+// MC_standardize): EVERY training tensor (level 0, the pairs' coarse members, the pairs' fine
+// members, a baseline's training set) is z-scored by its OWN statistics, the m raw draws draw
+// index by draw index before they are summarised, and theta too; test data are z-scored with the
+// top tensor's statistics (ML: the pairs' fine members; a baseline: its training set) and theta
+// un-standardised with them. For ML this moment-matches the low level's draws to the high
+// level's.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,6 +41,7 @@
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training.hpp"
 #include "npe_support.hpp"
+#include "paper_zscoring.hpp"
 
 using namespace mlsbi;
 using Flow = flows::NeuralSplineFlow<float>;
@@ -53,6 +64,7 @@ struct Config {
     Index c2st_samples = 1000;
     std::string out = "gnk_multilevel_npe";
     std::string recipe = "paper";  ///< ML training: "paper" or "default" (examples::ml_recipe)
+    std::string zscore = "top";    ///< "top" (the library's) or "paper" (every tensor by its own)
 };
 
 Config parse(int argc, char** argv) {
@@ -77,6 +89,8 @@ Config parse(int argc, char** argv) {
             for (std::string item; std::getline(list, item, ',');) c.n1.push_back(std::stol(item));
         } else if (a == "--recipe") {
             c.recipe = next(i);
+        } else if (a == "--zscore") {
+            c.zscore = next(i);
         } else if (a == "--epochs") {
             c.ml_epochs = std::stoi(next(i));
         } else if (a == "--tests") {
@@ -95,6 +109,8 @@ Config parse(int argc, char** argv) {
     require(c.seeds >= 1 && !c.n1.empty() && c.tests >= 1 && c.draws >= 10 && c.c2st_obs >= 0 &&
                 c.c2st_obs <= c.tests,
             "bad configuration");
+    require(c.zscore == "top" || c.zscore == "paper", "--zscore must be top or paper, got '",
+            c.zscore, "'");
     return c;
 }
 
@@ -104,6 +120,26 @@ sbi::Options<Flow> architecture(std::uint64_t seed) {
     return {.density = {.transforms = 3, .hidden = 32, .blocks = 2, .bins = 3, .tail_bound = 3.0},
             .network_seed = derive_seed(seed, 2)};
 }
+
+// The paper code's z-scoring of one tensor of raw g-and-k draws (m x n, a column per
+// simulation): every draw index by its own mean and sd over the n simulations, then the octile
+// summaries. `fit` makes the tensor's statistics; `summaries` applies them to any raw draws.
+class DrawScaling {
+public:
+    static DrawScaling fit(const Matrix<double>& raw) {
+        DrawScaling s;
+        s.m_draws.fit(raw);
+        return s;
+    }
+    [[nodiscard]] Matrix<double> summaries(const Matrix<double>& raw) const {
+        Matrix<double> z;
+        m_draws.apply(raw, z);
+        return simulators::gnk::octile_summaries(z);
+    }
+
+private:
+    flows::Standardizer<double> m_draws;
+};
 
 struct Method {
     std::string name;
@@ -165,18 +201,50 @@ int main(int argc, char** argv) try {
     require(csv.is_open(), "cannot write '", config.out, ".csv'");
     csv << "method,n,seed,test_index,A,B,g,k,nlpd,hpd_credibility,acceptance\n";
 
+    // --zscore paper needs the raw draws: the same seeds give the same thetas and uniforms.
+    const bool paper_z = config.zscore == "paper";
+    const auto raw_model = simulators::gnk::make_multilevel(config.draws_per_simulation);
+    auto raw_twin = [&](const auto& raw, const auto& summarised, const char* what) {
+        require(raw.theta == summarised.theta, "gnk_multilevel_npe: the raw ", what,
+                " simulations do not match the summarised ones");
+        return raw;
+    };
+    Matrix<double> test_raw;
+    if (paper_z)
+        test_raw = raw_twin(simulators::generate_dataset(raw_model.level<1>(), prior, config.tests,
+                                                         909090),
+                            test, "test")
+                       .x;
+
     const Index max_n1 = *std::max_element(config.n1.begin(), config.n1.end());
     for (int seed = config.first_seed; seed < config.first_seed + config.seeds; ++seed) {
         const auto s = static_cast<std::uint64_t>(seed);
-        const auto data = simulators::generate_multilevel_dataset(
-            model, prior, {.samples_per_level = {config.n0, max_n1}, .seed = derive_seed(s, 1)});
+        const simulators::GenerationOptions data_options{.samples_per_level = {config.n0, max_n1},
+                                                         .seed = derive_seed(s, 1)};
+        const auto data = simulators::generate_multilevel_dataset(model, prior, data_options);
         const auto high =
             simulators::generate_dataset(model.level<1>(), prior, config.n_high, derive_seed(s, 3));
         const auto low =
             simulators::generate_dataset(model.level<0>(), prior, config.n_low, derive_seed(s, 4));
+        std::optional<simulators::MultilevelDataset> raw_data;
+        std::optional<std::remove_const_t<decltype(high)>> raw_high, raw_low;
+        if (paper_z) {
+            raw_data = simulators::generate_multilevel_dataset(raw_model, prior, data_options);
+            require(raw_data->levels[1].theta == data.levels[1].theta &&
+                        raw_data->levels[0].theta == data.levels[0].theta,
+                    "gnk_multilevel_npe: the raw multilevel simulations do not match");
+            raw_high = raw_twin(simulators::generate_dataset(raw_model.level<1>(), prior,
+                                                             config.n_high, derive_seed(s, 3)),
+                                high, "high-only");
+            raw_low = raw_twin(simulators::generate_dataset(raw_model.level<0>(), prior,
+                                                            config.n_low, derive_seed(s, 4)),
+                               low, "low-only");
+        }
         for (Method& m : methods) {
             auto npe = sbi::make_npe(prior, architecture(s));
             training::TrainingSummary summary;
+            Matrix<double> test_x = test.x;            // the test contexts the model sees
+            flows::Standardizer<float> theta_scaling;  // --zscore paper: the top tensor's theta
             if (m.name == "ML") {
                 simulators::MultilevelDataset subset = data;  // nested: first n_1 pairs
                 auto& pairs = subset.levels[1];
@@ -184,17 +252,40 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n));
-                summary = npe.append_simulations(subset).train(
-                    examples::ml_recipe(config.recipe, config.ml_epochs));
+                auto options = examples::ml_recipe(config.recipe, config.ml_epochs);
+                if (paper_z) {
+                    const Matrix<double>& raw0 = raw_data->levels[0].x_fine;
+                    subset.levels[0].x_fine = DrawScaling::fit(raw0).summaries(raw0);
+                    (void)examples::zscore_in_place(subset.levels[0].theta);
+                    const Matrix<double> coarse = raw_data->levels[1].x_coarse.leftCols(m.n);
+                    const Matrix<double> fine = raw_data->levels[1].x_fine.leftCols(m.n);
+                    pairs.x_coarse = DrawScaling::fit(coarse).summaries(coarse);
+                    const DrawScaling top = DrawScaling::fit(fine);
+                    pairs.x_fine = top.summaries(fine);
+                    theta_scaling = examples::to_float(examples::zscore_in_place(pairs.theta));
+                    test_x = top.summaries(test_raw);
+                    options.fit_standardization = false;
+                }
+                summary = npe.append_simulations(subset).train(options);
             } else {
-                const auto& d = m.name == "high-only" ? high : low;
+                const bool is_high = m.name == "high-only";
+                auto d = is_high ? high : low;
                 auto options = examples::paper_mc_recipe(config.mc_max_epochs);
                 options.split_seed = derive_seed(s, 5);
+                if (paper_z) {
+                    const Matrix<double>& raw = (is_high ? *raw_high : *raw_low).x;
+                    const DrawScaling own = DrawScaling::fit(raw);
+                    d.x = own.summaries(raw);
+                    theta_scaling = examples::to_float(examples::zscore_in_place(d.theta));
+                    test_x = own.summaries(test_raw);
+                    options.fit_standardization = false;
+                }
                 summary = npe.append_simulations(d.theta, d.x).train_single_level(options);
             }
-            const Estimator& q = npe.estimator();
+            Estimator q = npe.estimator();
+            if (paper_z) q.set_standardization(theta_scaling, flows::Standardizer<float>(4));
             const examples::TestSetResult tested = examples::evaluate_test_set(
-                q, prior, test.theta, test.x, config.draws,
+                q, prior, test.theta, test_x, config.draws,
                 [&](Index t) { return derive_seed(s, 6, static_cast<std::uint64_t>(t)); });
             const std::vector<double>& nlpd = tested.nlpd;
             std::vector<double> density;
@@ -225,7 +316,7 @@ int main(int argc, char** argv) try {
                 double acc = 0;
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
-                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
+                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test_x.col(t),
                                                         config.c2st_samples, derive_seed(s, 8, t),
                                                         &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],

@@ -54,6 +54,7 @@
 #endif
 
 #include "corner_plot.hpp"
+#include "paper_zscoring.hpp"
 #include "mlsbi/diagnostics/mmd.hpp"
 #include "mlsbi/flows/conditional_estimator.hpp"
 #include "mlsbi/flows/mixture_density_network.hpp"
@@ -225,33 +226,6 @@ training::TrainingOptions paper_recipe(int epochs, bool rescale, bool project) {
     o.divergence_threshold = std::numeric_limits<double>::infinity();  // the paper ran all epochs
     o.progress = false;
     return o;
-}
-
-// The paper code's z-scoring of multilevel data: each of theta, x_fine and x_coarse of every level
-// by its own mean and sd (in place). Returns the top level's statistics of x and theta, with
-// which the paper un-standardises samples of the trained model.
-std::pair<flows::Standardizer<float>, flows::Standardizer<float>> zscore_each_tensor(
-    simulators::MultilevelDataset& data) {
-    auto own = [](Matrix<double>& m) {
-        flows::Standardizer<double> s;
-        s.fit(m);
-        Matrix<double> z;
-        s.apply(m, z);
-        m = z;
-        return s;
-    };
-    flows::Standardizer<double> x_top, theta_top;
-    for (auto& level : data.levels) {
-        theta_top = own(level.theta);
-        x_top = own(level.x_fine);
-        if (level.x_coarse.size() > 0) own(level.x_coarse);
-    }
-    auto to_float = [](const flows::Standardizer<double>& d) {
-        flows::Standardizer<float> f(d.dim());
-        f.set(d.mean().cast<float>(), d.scale().cast<float>());
-        return f;
-    };
-    return {to_float(x_top), to_float(theta_top)};
 }
 
 struct Stats {
@@ -582,7 +556,7 @@ int main(int argc, char** argv) try {
                     // Train on pre-z-scored data with the identity standardizer, then sample with
                     // the top level's statistics; the learning curve then sees the final scaling.
                     // (A fresh front-end estimator has the identity standardizers.)
-                    const auto [x_top, theta_top] = zscore_each_tensor(data);
+                    const auto [x_top, theta_top] = examples::zscore_each_tensor(data);
                     options.fit_standardization = false;
                     callbacks.on_epoch = [&, x_top = x_top, theta_top = theta_top](const training::EpochReport& e) {
                         if (e.epoch % config.curve_every == 0 || e.epoch == 1) {
