@@ -170,15 +170,14 @@ int main(int argc, char** argv) try {
                 options.split_seed = derive_seed(s, 8);
                 Matrix<double> theta = theta_mc, x = x_mc;
                 if (paper_z) {
-                    top = examples::TopScaling{
-                        .x = examples::to_float(examples::zscore_in_place(x)),
-                        .theta = examples::to_float(examples::zscore_in_place(theta))};
+                    top = examples::TopScaling{.x = examples::zscore_in_place(x),
+                                               .theta = examples::zscore_in_place(theta)};
                     options.fit_standardization = false;
                 }
                 summary = npe.append_simulations(theta, x).train_single_level(options);
             }
             Estimator q = npe.estimator();
-            if (top) q.set_standardization(top->theta, top->x);
+            if (top) q.set_standardization(examples::to_float(top->theta), examples::to_float(top->x));
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, theta_test, x_test, config.draws,
                 [&](Index t) { return derive_seed(s, 9, static_cast<std::uint64_t>(t)); });

@@ -283,7 +283,8 @@ int main(int argc, char** argv) try {
                 summary = npe.append_simulations(d.theta, d.x).train_single_level(options);
             }
             Estimator q = npe.estimator();
-            if (paper_z) q.set_standardization(theta_scaling, flows::Standardizer<float>(4));
+            if (paper_z)  // the context standardizer stays the identity: the data came pre-scaled
+                q.set_standardization(theta_scaling, q.context_standardizer());
             const examples::TestSetResult tested = examples::evaluate_test_set(
                 q, prior, test.theta, test_x, config.draws,
                 [&](Index t) { return derive_seed(s, 6, static_cast<std::uint64_t>(t)); });

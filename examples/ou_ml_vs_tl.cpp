@@ -14,12 +14,19 @@
 // U[0.5, 1.5]): ML against NPE on 1000 high-only simulations (n_1 = 100).
 //
 //   ou_ml_vs_tl [--quick] [--runs 10] [--n1 10,50,100] [--patience 1,20,100,1000]
-//               [--tests 300] [--c2st-obs 5] [--x0] [--recipe paper|default] [--first-run 0] [--out
-//               PREFIX]
+//               [--tests 300] [--c2st-obs 5] [--x0] [--recipe paper|default]
+//               [--zscore top|paper] [--first-run 0] [--out PREFIX]
+//
+// --zscore: `top` (default) is the library's z-scoring (ML: the top level's statistics; TL: the
+// low-fidelity data's, kept through both phases, as sbi). `paper` does what the paper's code
+// does (examples/paper_zscoring.hpp): every training tensor by its own statistics (ML: level 0,
+// the pairs' coarse and fine paths; TL: the low data for pretraining, then the n_1 high paths
+// for fine-tuning), and the test paths with the top tensor's statistics.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -35,6 +42,7 @@
 #include "mlsbi/simulators/ou.hpp"
 #include "mlsbi/training.hpp"
 #include "npe_support.hpp"
+#include "paper_zscoring.hpp"
 
 using namespace mlsbi;
 
@@ -70,6 +78,7 @@ struct Config {
     bool x0 = false;
     std::string out = "ou_ml_vs_tl";
     std::string recipe = "paper";  ///< ML training: "paper" or "default" (examples::ml_recipe)
+    std::string zscore = "top";    ///< "top" (the library's) or "paper" (every tensor by its own)
 };
 
 template <class T>
@@ -102,6 +111,8 @@ Config parse(int argc, char** argv) {
             c.patience = parse_list<int>(next(i));
         } else if (a == "--recipe") {
             c.recipe = next(i);
+        } else if (a == "--zscore") {
+            c.zscore = next(i);
         } else if (a == "--epochs") {
             c.ml_epochs = std::stoi(next(i));
         } else if (a == "--tl-max-epochs") {
@@ -122,6 +133,8 @@ Config parse(int argc, char** argv) {
     require(
         c.runs >= 1 && !c.n1.empty() && c.tests >= 1 && c.c2st_obs >= 0 && c.c2st_obs <= c.tests,
         "bad configuration");
+    require(c.zscore == "top" || c.zscore == "paper", "--zscore must be top or paper, got '",
+            c.zscore, "'");
     return c;
 }
 
@@ -217,9 +230,11 @@ int main(int argc, char** argv) try {
             model, prior,
             {.samples_per_level = {config.n0, config.x0 ? 100 : max_n1},
              .seed = derive_seed(r, 1)});
+        const bool paper_z = config.zscore == "paper";
         for (Method& m : methods) {
             auto npe = sbi::make_npe(prior, architecture(r));
             double seconds = 0, epochs = 0;
+            std::optional<examples::TopScaling> top;  // --zscore paper: the top tensor's
             if (m.name == "ML") {
                 simulators::MultilevelDataset subset = data;
                 auto& pairs = subset.levels[1];
@@ -227,37 +242,57 @@ int main(int argc, char** argv) try {
                 pairs.x_fine = pairs.x_fine.leftCols(m.n1).eval();
                 pairs.x_coarse = pairs.x_coarse.leftCols(m.n1).eval();
                 pairs.seeds.resize(static_cast<std::size_t>(m.n1));
-                const auto& s = npe.append_simulations(subset).train(
-                    examples::ml_recipe(config.recipe, config.ml_epochs));
+                auto options = examples::ml_recipe(config.recipe, config.ml_epochs);
+                if (paper_z) {
+                    top = examples::zscore_each_tensor(subset);
+                    options.fit_standardization = false;
+                }
+                const auto& s = npe.append_simulations(subset).train(options);
                 seconds = s.seconds, epochs = s.epochs;
             } else if (m.name == "high-only") {
-                const auto high =
+                auto high =
                     simulators::generate_dataset(model.level<1>(), prior, m.n1, derive_seed(r, 3));
                 auto options = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
+                if (paper_z) {
+                    top = examples::TopScaling{.x = examples::zscore_in_place(high.x),
+                                               .theta = examples::zscore_in_place(high.theta)};
+                    options.fit_standardization = false;
+                }
                 const auto& s =
                     npe.append_simulations(high.theta, high.x).train_single_level(options);
                 seconds = s.seconds, epochs = s.epochs;
             } else {
                 // TL: n_0 = 1000 + n_1 low simulations (same cost in low-level runs as ML's low
                 // data plus the low halves of its pairs), then the n_1 high simulations.
-                const auto low = simulators::generate_dataset(model.level<0>(), prior,
-                                                              config.n0 + m.n1, derive_seed(r, 4));
-                const auto& pairs = data.levels[1];
+                auto low = simulators::generate_dataset(model.level<0>(), prior, config.n0 + m.n1,
+                                                        derive_seed(r, 4));
+                Matrix<double> theta_high = data.levels[1].theta.leftCols(m.n1);
+                Matrix<double> x_high = data.levels[1].x_fine.leftCols(m.n1);
                 training::TransferOptions options;
                 options.pretraining = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.fine_tuning = examples::paper_mc_recipe(config.tl_max_epochs, m.patience);
                 options.pretraining.split_seed = derive_seed(r, 5);
                 options.fine_tuning.split_seed = derive_seed(r, 6);
-                const auto s =
-                    npe.append_simulations(pairs.theta.leftCols(m.n1), pairs.x_fine.leftCols(m.n1))
-                        .train_transfer(low.theta, low.x, options);
+                if (paper_z) {
+                    (void)examples::zscore_in_place(low.theta);
+                    (void)examples::zscore_in_place(low.x);
+                    top = examples::TopScaling{.x = examples::zscore_in_place(x_high),
+                                               .theta = examples::zscore_in_place(theta_high)};
+                    options.pretraining.fit_standardization = false;  // fine-tuning never fits
+                }
+                const auto s = npe.append_simulations(theta_high, x_high)
+                                   .train_transfer(low.theta, low.x, options);
                 seconds = s.pretraining.seconds + s.fine_tuning.seconds;
                 epochs = s.pretraining.epochs + s.fine_tuning.epochs;
             }
-            const Estimator& q = npe.estimator();
+            Estimator q = npe.estimator();
+            const Matrix<double> test_x = top ? examples::zscored(top->x, test.x) : test.x;
+            if (top)
+                q.set_standardization(examples::to_float(top->theta),
+                                      q.context_standardizer());  // identity: data pre-scaled
             // Test metrics from the prior-truncated posterior.
             const examples::TestSetResult tested = examples::evaluate_test_set(
-                q, prior, test.theta, test.x, config.draws,
+                q, prior, test.theta, test_x, config.draws,
                 [&](Index t) { return derive_seed(r, 7, static_cast<std::uint64_t>(t)); });
             const std::vector<double>& nlpd = tested.nlpd;
             const std::vector<double>& density = tested.density;
@@ -278,7 +313,7 @@ int main(int argc, char** argv) try {
                 double acc = 0;
                 for (Index t = 0; t < config.c2st_obs; ++t) {
                     Matrix<double> draws;
-                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test.x.col(t),
+                    (void)examples::evaluate_test_point(q, prior, test.theta.col(t), test_x.col(t),
                                                         config.c2st_samples, derive_seed(r, 8, t),
                                                         &draws);
                     acc += diagnostics::c2st(draws, reference[static_cast<std::size_t>(t)],

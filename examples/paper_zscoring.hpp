@@ -35,8 +35,16 @@ inline flows::Standardizer<double> zscore_in_place(Matrix<double>& data) {
 
 /// The top tensor's statistics of x and theta, returned by zscore_each_tensor.
 struct TopScaling {
-    flows::Standardizer<float> x, theta;
+    flows::Standardizer<double> x, theta;
 };
+
+/// `data` (dim x n) z-scored with fixed statistics (test data, with the top tensor's).
+[[nodiscard]] inline Matrix<double> zscored(const flows::Standardizer<double>& s,
+                                            const Matrix<double>& data) {
+    Matrix<double> z;
+    s.apply(data, z);
+    return z;
+}
 
 /// The paper code's z-scoring of multilevel data, in place: theta, x_fine and x_coarse of every
 /// level each by its own statistics. Returns the top level's statistics of x_fine and theta,
@@ -48,7 +56,7 @@ inline TopScaling zscore_each_tensor(simulators::MultilevelDataset& data) {
         x_top = zscore_in_place(level.x_fine);
         if (level.x_coarse.size() > 0) (void)zscore_in_place(level.x_coarse);
     }
-    return {to_float(x_top), to_float(theta_top)};
+    return {x_top, theta_top};
 }
 
 }  // namespace mlsbi::examples

@@ -556,7 +556,8 @@ int main(int argc, char** argv) try {
                     // Train on pre-z-scored data with the identity standardizer, then sample with
                     // the top level's statistics; the learning curve then sees the final scaling.
                     // (A fresh front-end estimator has the identity standardizers.)
-                    const auto [x_top, theta_top] = examples::zscore_each_tensor(data);
+                    const auto top = examples::zscore_each_tensor(data);
+                    const auto x_top = examples::to_float(top.x), theta_top = examples::to_float(top.theta);
                     options.fit_standardization = false;
                     callbacks.on_epoch = [&, x_top = x_top, theta_top = theta_top](const training::EpochReport& e) {
                         if (e.epoch % config.curve_every == 0 || e.epoch == 1) {
