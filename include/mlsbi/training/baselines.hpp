@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <numeric>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "mlsbi/losses/mlmc_loss.hpp"
 #include "mlsbi/rng/shuffle.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
+#include "mlsbi/training/level_alignment.hpp"
 #include "mlsbi/training/standardization.hpp"
 #include "mlsbi/training/trainer.hpp"
 
@@ -242,6 +244,10 @@ struct MlmcTrainingOptions {
     /// Fit the estimator's z-scoring on the highest level's training data first (off to
     /// continue training a network that keeps its z-scoring).
     bool fit_standardization = true;
+    /// Map every cheaper level's outputs onto the top level's mean and sd per dimension before
+    /// training (align_levels in training/level_alignment.hpp; the top level is unchanged).
+    /// On by default; off in paper().
+    bool align_levels = true;
 
     /// True when train_mlmc runs the robust recipe (train_mlmc_robust): recipe robust and no
     /// other validation scheme.
@@ -252,6 +258,7 @@ struct MlmcTrainingOptions {
     [[nodiscard]] static MlmcTrainingOptions paper() {
         MlmcTrainingOptions o;
         o.recipe = MlmcRecipe::paper;
+        o.align_levels = false;
         return o;
     }
 
@@ -334,17 +341,33 @@ simulators::MultilevelDataset without_held_out_top(const Data& data,
     return out;
 }
 
+// A copy of every level of `data` with the cheaper levels aligned to the top (align_levels).
+template <losses::MultilevelData Data>
+simulators::MultilevelDataset aligned_copy(const Data& data) {
+    std::vector<Index> all(static_cast<std::size_t>(data.levels.back().theta.cols()));
+    std::iota(all.begin(), all.end(), Index{0});
+    simulators::MultilevelDataset out = without_held_out_top(data, all);
+    (void)align_levels(out);
+    return out;
+}
+
 }  // namespace detail
 
 namespace detail {
 
 // Phases 2-5 of train_mlmc_robust on the training part, with any held-out criterion.
 template <class Estimator, class Criterion>
-RobustMlmcSummary run_robust_mlmc(Estimator& estimator, const simulators::MultilevelDataset& data,
-                                  Criterion& criterion, losses::Task task,
-                                  const MlmcTrainingOptions& options,
+RobustMlmcSummary run_robust_mlmc(Estimator& estimator,
+                                  const simulators::MultilevelDataset& given, Criterion& criterion,
+                                  losses::Task task, const MlmcTrainingOptions& options,
                                   const TrainingCallbacks& callbacks) {
     using Scalar = typename Estimator::Scalar;
+    simulators::MultilevelDataset aligned;
+    if (options.align_levels) {
+        aligned = given;
+        (void)align_levels(aligned);
+    }
+    const simulators::MultilevelDataset& data = options.align_levels ? aligned : given;
     const RobustMlmcOptions& robust = options.robust;
     const auto& top = data.levels.back();
     if (options.fit_standardization)
@@ -481,9 +504,14 @@ RobustMlmcSummary train_mlmc_robust(Estimator& estimator, const Data& data, loss
         out = detail::run_robust_mlmc(estimator, detail::without_held_out_top(data, split.train),
                                       criterion, task, options, callbacks);
     } else {
-        const auto [train_part, held_out] = split_levels(data, robust.holdout_fraction, seed);
+        auto [train_part, held_out] = split_levels(data, robust.holdout_fraction, seed);
+        MlmcTrainingOptions o = options;
+        if (options.align_levels) {  // the held-out pairs are scored in the training's units
+            apply_alignment(align_levels(train_part), held_out);
+            o.align_levels = false;
+        }
         losses::MlmcLoss<Estimator> criterion(estimator, held_out, task, options.loss);
-        out = detail::run_robust_mlmc(estimator, train_part, criterion, task, options, callbacks);
+        out = detail::run_robust_mlmc(estimator, train_part, criterion, task, o, callbacks);
     }
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return out;
@@ -504,6 +532,11 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
     options.validate();
     if (options.runs_robust_recipe())
         return kept_model_summary(train_mlmc_robust(estimator, data, task, options, callbacks));
+    if (options.align_levels) {  // the robust recipe aligns its training part itself
+        MlmcTrainingOptions o = options;
+        o.align_levels = false;
+        return train_mlmc(estimator, detail::aligned_copy(data), task, o, callbacks);
+    }
     if (options.validation == MlmcValidation::none) {
         require(!options.training.early_stopping,
                 "train_mlmc: early_stopping needs validation = held_out_mlmc or a validation loss");
@@ -526,6 +559,11 @@ requires ValidationLoss<Validation, Estimator> TrainingSummary train_mlmc(
     Estimator& estimator, const Data& data, losses::Task task, const MlmcTrainingOptions& options,
     Validation& validation, const TrainingCallbacks& callbacks = {}) {
     options.validate();
+    if (options.align_levels) {
+        MlmcTrainingOptions o = options;
+        o.align_levels = false;
+        return train_mlmc(estimator, detail::aligned_copy(data), task, o, validation, callbacks);
+    }
     if (options.fit_standardization) fit_standardization(estimator, data, task, "train_mlmc");
     losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
     return train(estimator, loss, &validation, options.training, callbacks);
