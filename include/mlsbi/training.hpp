@@ -8,6 +8,7 @@
 #include "mlsbi/training/baselines.hpp"
 #include "mlsbi/training/callbacks.hpp"
 #include "mlsbi/training/coupling_report.hpp"
+#include "mlsbi/training/level_alignment.hpp"
 #include "mlsbi/training/pilot.hpp"
 #include "mlsbi/training/runaway.hpp"
 #include "mlsbi/training/standardization.hpp"
