@@ -29,6 +29,9 @@
 //   scoreboard [--quick] [--seeds 5] [--budget 100] [--level0-share 0.3] [--ablation]
 //              [--methods abl_es,abl_paper] [--only name] [--out prefix]
 //              [--pilot-share 0.15] [--pilot-epochs 200] [--pilot-fixed] [--plan-reasons]
+//              [--no-align]
+// --no-align: ML training without the level alignment (MlmcTrainingOptions::align_levels), the
+// default before the fifth round of docs/robust_training.md.
 // --pilot-fixed: the pilot trains for exactly --pilot-epochs, without early stopping (as before
 // PilotOptions::early_stopping; the earlier scoreboards ran --pilot-fixed --pilot-epochs 50).
 // The plan chosen per problem and seed goes to <prefix>_plans.csv.
@@ -137,6 +140,7 @@ struct Config {
     /// epochs, on none at 50).
     int pilot_epochs = 0;
     bool pilot_early_stopping = true;
+    bool align_levels = true;  // --no-align turns MlmcTrainingOptions::align_levels off
     training::PilotBias pilot_bias = training::PilotBias::cross_fitted;
     /// RobustMlmcOptions::patience_fraction (negative: the library's default).
     double patience_fraction = -1;
@@ -176,6 +180,8 @@ Config parse(int argc, char** argv) {
             c.patience_fraction = std::stod(next(i));
         } else if (a == "--pilot-fixed") {
             c.pilot_early_stopping = false;
+        } else if (a == "--no-align") {
+            c.align_levels = false;
         } else if (a == "--plan-reasons") {
             c.plan_reasons = true;
         } else if (a == "--ablation") {
@@ -322,6 +328,7 @@ int main(int argc, char** argv) {
         options.loss = loss_options;
         options.robust.patience = config.patience;
         options.robust.pretraining_epochs = config.mc_epochs;
+        if (!config.align_levels) options.align_levels = false;
         if (config.patience_fraction >= 0)
             options.robust.patience_fraction = config.patience_fraction;
         return options;

@@ -549,6 +549,8 @@ int main(int argc, char** argv) try {
                 options.validation = training::MlmcValidation::none;
                 options.recipe = config.recipe == "robust" ? training::MlmcRecipe::robust
                                                            : training::MlmcRecipe::paper;
+                // The paper's loop has no level alignment; the robust recipe keeps the default.
+                options.align_levels = config.recipe == "robust";
                 options.loss = loss_options;
                 start = Clock::now();
                 cpu_start = std::clock();
