@@ -6,7 +6,9 @@
 // uncoupled cheap level, the budget is never exceeded, and bad inputs give clear errors.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "coupled_levels.hpp"
 #include "mlsbi/simulators/function_level.hpp"
@@ -188,6 +190,35 @@ TEST_CASE("the planned dataset reuses the pilot's simulations", "[pilot]") {
             model.simulate(0, pair.theta.col(i), s, x);
             CHECK(x(0) == pair.x_coarse(0, i));
         }
+        // The dropped level's stream is not wasted: its G_0 runs join level 0 after its own 50.
+        const auto& base = planned.levels[0];
+        REQUIRE(base.size() == 50 + 16);
+        CHECK(training::reused_dropped_columns(plan, pilot, 0) == 16);
+        CHECK(training::reused_dropped_columns(plan, pilot, 1) == 0);
+        CHECK(base.theta.rightCols(16) == pilot.streams[1].theta);
+        CHECK(base.x_fine.rightCols(16) == pilot.streams[1].x[0]);
+        CHECK(std::vector<std::uint64_t>(base.seeds.end() - 16, base.seeds.end()) ==
+              pilot.streams[1].seeds);
+    }
+    SECTION("a plan that stops at level 1: streams above it join as pairs of levels 0 and 1") {
+        training::Plan plan;
+        plan.levels = {{.level = 0, .samples = 40}, {.level = 1, .coarse_level = 0, .samples = 20}};
+        const auto planned = training::generate_planned_dataset(model, prior, pilot, plan);
+        REQUIRE(planned.level_count() == 2);
+        CHECK(planned.levels[0].size() == 40);
+        const auto& pair = planned.levels[1];
+        REQUIRE(pair.size() == 20 + 16);
+        CHECK(pair.x_fine.rightCols(16) == pilot.streams[2].x[1]);
+        CHECK(pair.x_coarse.rightCols(16) == pilot.streams[2].x[0]);
+        CHECK(planned.reports[1].kept == 36);
+    }
+    SECTION("plain MC on the top level: nothing below it joins") {
+        training::Plan plan;
+        plan.levels = {{.level = 2, .samples = 30}};
+        const auto planned = training::generate_planned_dataset(model, prior, pilot, plan);
+        REQUIRE(planned.level_count() == 1);
+        CHECK(planned.levels[0].size() == 30);
+        CHECK(planned.levels[0].x_fine.leftCols(16) == pilot.streams[2].x[2]);
     }
 }
 

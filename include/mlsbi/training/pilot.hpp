@@ -11,7 +11,12 @@
 /// k_0 < ... < k_m: its level i is stream k_i, with x_fine = G_{k_i} and x_coarse = G_{k_{i-1}}.
 /// Its first n_pilot columns are copied from the pilot and only indices n_pilot, n_pilot + 1, ...
 /// are simulated, so when every level is kept it is bit-identical to generate_multilevel_dataset
-/// with the same master seed and n_l.
+/// with the same master seed and n_l. The stream of a level the plan drops is not wasted: stream
+/// m joins the highest kept level k_i <= m after that level's own columns (as pairs G_{k_i},
+/// G_{k_{i-1}}, which stream m ran on the same (theta, seed); as plain G_{k_0} runs for i = 0),
+/// so every pilot simulation at a kept level's fidelity is in the dataset, each stream in one
+/// level only. Only the runs above the last kept level (a truncated plan's top-level runs) and
+/// the streams below k_0 stay unused.
 #pragma once
 
 #include <algorithm>
@@ -390,10 +395,30 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
     return cost;
 }
 
+namespace detail {
+
+// The simulator level of kept level i + 1, or L + 1 after the last kept level: the pilot streams
+// k_i + 1 .. that - 1 belong to dropped levels and join kept level i.
+[[nodiscard]] inline std::size_t next_kept_level(const Plan& plan, const Pilot& pilot,
+                                                 std::size_t i) {
+    return i + 1 < plan.levels.size() ? plan.levels[i + 1].level : pilot.level_count();
+}
+
+}  // namespace detail
+
+/// The pilot columns that generate_planned_dataset adds to kept level i from the streams of the
+/// levels the plan drops above it (see the file comment).
+[[nodiscard]] inline Index reused_dropped_columns(const Plan& plan, const Pilot& pilot,
+                                                  std::size_t i) {
+    return static_cast<Index>(detail::next_kept_level(plan, pilot, i) - plan.levels[i].level - 1) *
+           pilot.samples_per_level;
+}
+
 /// Generates the dataset a plan asks for: one dataset level per kept level (level i pairs G_{k_i}
 /// with G_{k_{i-1}}; a plain-MC plan gives one level of G_L), n_i = max(plan n_i, n_pilot)
-/// samples, the first n_pilot copied from the pilot and the rest simulated (see the file
-/// comment). Reports count the new simulations only; `requested` and `kept` are the totals.
+/// samples, the first n_pilot copied from the pilot and the rest simulated, then the pilot
+/// streams of dropped levels (see the file comment). Reports count the new simulations only;
+/// `requested` and `kept` are the totals.
 /// \throws std::invalid_argument starting with "generate_planned_dataset:" if the plan names a
 ///         level the pilot lacks; simulators::SimulationError as generate_multilevel_dataset.
 template <simulators::MultilevelModel Multilevel, distributions::Prior P>
@@ -444,6 +469,20 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P>
             if (paired) {
                 level.x_coarse.conservativeResize(Eigen::NoChange, n_pilot + added);
                 level.x_coarse.rightCols(added) = extra.x_coarse;
+            }
+            level.seeds.insert(level.seeds.end(), extra.seeds.begin(), extra.seeds.end());
+        }
+        // The streams of dropped levels m, k_i < m < k_{i+1} (or m > k_i for the last kept level).
+        for (std::size_t m = fine_level + 1; m < detail::next_kept_level(plan, pilot, i); ++m) {
+            const PilotStream& extra = pilot.streams[m];
+            const Index at = level.size();
+            level.theta.conservativeResize(Eigen::NoChange, at + n_pilot);
+            level.x_fine.conservativeResize(Eigen::NoChange, at + n_pilot);
+            level.theta.rightCols(n_pilot) = extra.theta;
+            level.x_fine.rightCols(n_pilot) = extra.x[fine_level];
+            if (paired) {
+                level.x_coarse.conservativeResize(Eigen::NoChange, at + n_pilot);
+                level.x_coarse.rightCols(n_pilot) = extra.x[coarse_level];
             }
             level.seeds.insert(level.seeds.end(), extra.seeds.begin(), extra.seeds.end());
         }
@@ -516,15 +555,25 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         require(iteration < 50, caller, ": could not fit the plan into the budget");
         planning_budget -= std::max(over, 1e-9 * budget);
     }
-    // The dataset's n: at least the pilot's (already simulated).
+    // The dataset's n: at least the pilot's (already simulated); then the streams of dropped
+    // levels join (their runs at the kept fidelities count as reused).
     double reused = 0;
-    for (auto& l : plan.levels) {
-        reused += static_cast<double>(std::min(l.samples, pilot.samples_per_level)) * l.cost;
+    Index joined = 0;
+    for (std::size_t i = 0; i < plan.levels.size(); ++i) {
+        auto& l = plan.levels[i];
+        const Index extra = reused_dropped_columns(plan, pilot, i);
+        joined += extra;
+        reused +=
+            static_cast<double>(std::min(l.samples, pilot.samples_per_level) + extra) * l.cost;
         l.samples = std::max(l.samples, pilot.samples_per_level);
     }
+    out.spent = spent(plan);
+    out.dataset = generate_planned_dataset(model, prior, pilot, plan, options.generation);
     plan.predicted_variance = 0;
     plan.total_cost = 0;
-    for (const auto& l : plan.levels) {
+    for (std::size_t i = 0; i < plan.levels.size(); ++i) {
+        auto& l = plan.levels[i];
+        l.samples = out.dataset.levels[i].size();  // what training gets, joined streams included
         plan.predicted_variance += l.variance / static_cast<double>(l.samples);
         plan.total_cost += static_cast<double>(l.samples) * l.cost;
     }
@@ -534,12 +583,14 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
     plan.mc_variance =
         pilot.statistics.level_variance.back() / static_cast<double>(plan.mc_samples);
     plan.variance_reduction = plan.mc_variance / (plan.predicted_variance + plan.bias_squared);
-    out.spent = spent(plan);
     plan.reasons.push_back(message(
         "budget ", detail::format_number(budget), ": pilot ",
         detail::format_number(pilot.total_cost), " (", pilot.samples_per_level, " per level, ",
-        detail::format_number(100 * reused / pilot.total_cost), "% reused in the dataset), added ",
-        detail::format_number(out.spent - pilot.total_cost), ", spent ",
+        detail::format_number(100 * reused / pilot.total_cost), "% reused in the dataset",
+        joined > 0
+            ? message(", ", joined, " samples of dropped levels' streams joined the kept levels")
+            : std::string(),
+        "), added ", detail::format_number(out.spent - pilot.total_cost), ", spent ",
         detail::format_number(out.spent), "; costs ",
         pilot.cost_source == CostSource::nominal ? "nominal" : "measured (wall seconds)"));
     plan.reasons.push_back(message(
@@ -552,7 +603,6 @@ template <simulators::MultilevelModel Multilevel, distributions::Prior P,
         plan.mc_samples, ", no pilot) ", detail::format_number(plan.mc_variance), ": ",
         detail::format_number(plan.variance_reduction), " x reduction"));
     out.plan = std::move(plan);
-    out.dataset = generate_planned_dataset(model, prior, pilot, out.plan, options.generation);
     return out;
 }
 
