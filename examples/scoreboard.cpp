@@ -260,8 +260,11 @@ typename Front::OptionsType front_options(int seed, std::uint64_t tag) {
 template <class Front>
 std::string outcome(const Front& front) {
     std::string s = training::to_string(front.training_summary().status);
-    if (front.robust_summary())
+    if (front.robust_summary()) {
         s += message("/", training::to_string(front.robust_summary()->choice));
+        for (double beta : front.robust_summary()->control_variate_weights)
+            s += message("/beta=", beta);
+    }
     return s;
 }
 
@@ -436,6 +439,14 @@ int main(int argc, char** argv) {
         methods.push_back(ml_method("abl_margin_allcheap", margin_all_cheap));
         methods.push_back(plan_method("abl_plan_margin_allcheap", margin_all_cheap, false));
         methods.push_back(plan_method("abl_plan_notrunc", {}, false, false));
+        auto control_variates = training::MlmcTrainingOptions{};
+        control_variates.robust.control_variates = true;
+        methods.push_back(ml_method("abl_cv", control_variates));
+        methods.push_back(plan_method("abl_plan_cv", control_variates, false));
+        auto cv_norescale = control_variates;
+        cv_norescale.training.adjustment.rescale = false;
+        methods.push_back(ml_method("abl_cv_norescale", cv_norescale));
+        methods.push_back(plan_method("abl_plan_cv_norescale", cv_norescale, false));
         methods.push_back(ml_method("abl_paper", training::MlmcTrainingOptions::paper()));
         auto es = training::MlmcTrainingOptions{};
         es.robust.warm_start = false;

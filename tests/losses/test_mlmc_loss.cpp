@@ -87,6 +87,29 @@ double mean_nll(const Estimator<Scalar>& est, const Matrix<double>& theta, const
     return -lq.template cast<double>().mean();
 }
 
+// Finite-difference check of every term gradient of `loss` at the estimator's parameters.
+template <class Loss, typename Scalar>
+void check_term_gradients(Loss& loss, Estimator<Scalar>& est) {
+    Matrix<Scalar> grads(est.parameter_count(), loss.term_count());
+    std::vector<double> terms;
+    loss.evaluate(est, grads, terms);
+    const Vector<Scalar> p0 = est.parameters();
+    for (Index t = 0; t < loss.term_count(); ++t) {
+        INFO("term " << loss.term_name(t));
+        auto value = [&](const Vector<Scalar>& p) {
+            est.parameters() = p;
+            std::vector<double> v;
+            loss.value(est, &v);
+            return v[static_cast<std::size_t>(t)];
+        };
+        const Vector<Scalar> g = grads.col(t);
+        const auto result = testing::check_gradient<Scalar>(value, p0, g);
+        est.parameters() = p0;
+        INFO(result.report());
+        CHECK(result.passed);
+    }
+}
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("MLMC loss equals the hand-computed telescoping sum", "[losses][mlmc]", float,
@@ -130,6 +153,58 @@ TEMPLATE_TEST_CASE("MLMC loss equals the hand-computed telescoping sum", "[losse
     }
 }
 
+TEMPLATE_TEST_CASE("The control-variate MLMC loss weights its terms and keeps their gradients",
+                   "[losses][mlmc]", float, double) {
+    using Scalar = TestType;
+    const double tol = std::is_same_v<Scalar, double> ? 1e-12 : 1e-5;
+    for (Task task : {Task::nle, Task::npe}) {
+        INFO("task " << losses::to_string(task));
+        const Data data = make_data({7, 4, 3}, 11);
+        Estimator<Scalar> est = make_estimator<Scalar>(task);
+        const std::vector<double> beta = {0.5, 0.25};
+        MlmcLoss<Estimator<Scalar>> plain(est, data, task, LossOptions{.chunk_size = 3});
+        MlmcLoss<Estimator<Scalar>> weighted(est, data, task, LossOptions{.chunk_size = 3}, beta);
+        Matrix<Scalar> g_plain(est.parameter_count(), 5), g_weighted(est.parameter_count(), 5);
+        std::vector<double> t_plain, t_weighted;
+        plain.evaluate(est, g_plain, t_plain);
+        const double total = weighted.evaluate(est, g_weighted, t_weighted);
+        // w_0 = beta_1 beta_2, w_1 = beta_2, w_2 = 1; minus terms also carry their beta_l.
+        const std::vector<double> w = {0.125, 0.25, 0.25 * 0.5, 1.0, 0.25};
+        double expected = 0;
+        for (std::size_t t = 0; t < 5; ++t) {
+            INFO("term " << t);
+            CHECK(t_weighted[t] == Approx(w[t] * t_plain[t]).margin(tol));
+            CHECK(std::abs(weighted.terms()[t].sign) == Approx(w[t]));
+            const Matrix<double> diff = (g_weighted.col(Index(t)).template cast<double>() -
+                                         w[t] * g_plain.col(Index(t)).template cast<double>());
+            CHECK(diff.norm() <= 1e-4 * (1 + g_plain.col(Index(t)).template cast<double>().norm()));
+            expected += w[t] * t_plain[t];
+        }
+        // The control-variate estimate of E[f_2]: mean f_2 - beta_2 (mean f_1 on the pairs -
+        // (mean f_1 on level 1 - beta_1 (mean f_0 on level 1's pairs - mean f_0 on level 0))).
+        const double e_f1 = t_plain[1] - beta[0] * (-t_plain[2] - t_plain[0]);
+        const double e_f2 = t_plain[3] - beta[1] * (-t_plain[4] - e_f1);
+        CHECK(total == Approx(expected).margin(tol));
+        CHECK(total == Approx(e_f2).margin(tol));
+
+        // Finite differences on every weighted term.
+        check_term_gradients(weighted, est);
+
+        // All weights 1 is the paper's loss, bit for bit.
+        MlmcLoss<Estimator<Scalar>> ones(est, data, task, LossOptions{.chunk_size = 3}, {1.0, 1.0});
+        Matrix<Scalar> g_ones(est.parameter_count(), 5);
+        std::vector<double> t_ones;
+        ones.evaluate(est, g_ones, t_ones);
+        CHECK(t_ones == t_plain);
+        CHECK(g_ones == g_plain);
+
+        CHECK_THROWS_WITH((MlmcLoss<Estimator<Scalar>>(est, data, task, {}, {1.0})),
+                          Catch::Contains("control_variate_weights has 1 entries"));
+        CHECK_THROWS_WITH((MlmcLoss<Estimator<Scalar>>(est, data, task, {}, {1.0, -0.5})),
+                          Catch::Contains("control_variate_weights[1] (level 2)"));
+    }
+}
+
 TEMPLATE_TEST_CASE("Every MLMC term gradient matches finite differences", "[losses][mlmc]", float,
                    double) {
     using Scalar = TestType;
@@ -139,24 +214,7 @@ TEMPLATE_TEST_CASE("Every MLMC term gradient matches finite differences", "[loss
             const Data data = make_data({9, 5, 1}, 5);  // n_2 = 1: a batch of one sample
             Estimator<Scalar> est = make_estimator<Scalar>(task, 8);
             MlmcLoss<Estimator<Scalar>> loss(est, data, task, LossOptions{.chunk_size = chunk});
-            Matrix<Scalar> grads(est.parameter_count(), loss.term_count());
-            std::vector<double> terms;
-            loss.evaluate(est, grads, terms);
-            const Vector<Scalar> p0 = est.parameters();
-            for (Index t = 0; t < loss.term_count(); ++t) {
-                INFO("term " << loss.term_name(t));
-                auto value = [&](const Vector<Scalar>& p) {
-                    est.parameters() = p;
-                    std::vector<double> v;
-                    loss.value(est, &v);
-                    return v[static_cast<std::size_t>(t)];
-                };
-                const Vector<Scalar> g = grads.col(t);
-                const auto result = testing::check_gradient<Scalar>(value, p0, g);
-                est.parameters() = p0;
-                INFO(result.report());
-                CHECK(result.passed);
-            }
+            check_term_gradients(loss, est);
         }
     }
 }

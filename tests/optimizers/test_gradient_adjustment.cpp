@@ -73,6 +73,25 @@ TEMPLATE_TEST_CASE("Rescaling gives each g_l^- the norm of g_l^+", "[optimizers]
     }
 }
 
+TEST_CASE("With rescale ratios each g_l^- gets ratio_l times the norm of g_l^+",
+          "[optimizers][adjustment]") {
+    RandomStream rng(9);
+    const Index p = 7;
+    Matrix<double> terms(p, 5);
+    for (Index k = 0; k < terms.cols(); ++k) terms.col(k) = random_vector<double>(p, rng);
+    terms.col(0).setZero();
+    GradientAdjustment<double> adjust(GradientAdjustmentOptions{.project = false});
+    adjust.set_rescale_ratios({0.5, 0.0});
+    Vector<double> g(p);
+    const auto& d = adjust.adjust(terms, g);
+    CHECK((d.rescale_factor[0] * terms.col(2)).norm() == Approx(0.5 * terms.col(1).norm()));
+    CHECK(d.rescale_factor[1] == 0.0);
+    const Vector<double> expected =
+        terms.col(1) + d.rescale_factor[0] * terms.col(2) + terms.col(3);
+    CHECK((g - expected).norm() <= 1e-12 * expected.norm());
+    CHECK_THROWS_WITH(adjust.set_rescale_ratios({-1.0}), Catch::Contains("set_rescale_ratios"));
+}
+
 TEMPLATE_TEST_CASE("Conflicting gradients are projected symmetrically", "[optimizers][adjustment]",
                    float, double) {
     using Scalar = TestType;

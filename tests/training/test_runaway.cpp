@@ -185,6 +185,26 @@ TEST_CASE("The default (robust) recipe validates on held-out high-fidelity sampl
     CHECK(kept <= robust.criterion_plain_high);
 }
 
+TEST_CASE("Control-variate weights: beta_l from the warm start, in [0, 1], reported",
+          "[training][runaway][baselines]") {
+    training::MlmcTrainingOptions options;
+    options.training = quiet(150, 3e-3);
+    options.robust.control_variates = true;
+    // A well-coupled cheap level keeps beta near 1.
+    const auto coupled = make_data(400, 60, 0.02, 13);
+    auto est = make_estimator(7);
+    const auto robust = training::train_mlmc_robust(est, coupled, Task::nle, options);
+    REQUIRE(robust.control_variate_weights.size() == 1);
+    CHECK(robust.control_variate_weights[0] > 0.8);
+    CHECK(robust.control_variate_weights[0] <= 1.0);
+    CHECK(robust.multilevel.ok());
+    // Off (the default): no weights, the paper's loss.
+    options.robust.control_variates = false;
+    auto est_off = make_estimator(7);
+    CHECK(training::train_mlmc_robust(est_off, coupled, Task::nle, options)
+              .control_variate_weights.empty());
+}
+
 TEST_CASE("The robust recipe keeps the ML model unless a rival beats it beyond the margin",
           "[training][runaway][baselines]") {
     // A badly shifted cheap level and 40 pairs: with no margin a rival of ML has the lowest

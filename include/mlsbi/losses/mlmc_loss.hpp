@@ -9,8 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "mlsbi/losses/detail/prepare.hpp"
 #include "mlsbi/losses/detail/loss_base.hpp"
+#include "mlsbi/losses/detail/prepare.hpp"
 
 namespace mlsbi::losses {
 
@@ -49,7 +49,21 @@ public:
     ///         levels whose x dimensions differ, or non-finite entries; messages name the level.
     template <MultilevelData Data>
     MlmcLoss(const Estimator& estimator, const Data& data, Task task, LossOptions options = {})
-        : Base(task, build_terms(estimator, data, task, options)) {}
+        : Base(task, build_terms(estimator, data, task, options, {})) {}
+
+    /// The control-variate form: with beta_l = control_variate_weights[l - 1] (l = 1..L, each
+    /// finite and >= 0), E[f_l] is estimated by mean f_l - beta_l (mean f_{l-1} on the pairs -
+    /// the estimate of E[f_{l-1}] from below), unbiased for any beta_l. Unrolled, the terms are
+    /// weighted: h_0 by w_0, zeta_l^+ by w_l and zeta_l^- by w_l beta_l, with w_l = prod_{k > l}
+    /// beta_k (w_L = 1). beta_l = 1 everywhere is the paper's loss; beta_l = 0 drops the levels
+    /// below l (plain MC on level l's fine samples). Term values then carry their weights
+    /// (LossTerm::sign = +w or -w beta).
+    /// \throws std::invalid_argument as above, or on a weight count other than L or a weight
+    ///         that is negative or not finite.
+    template <MultilevelData Data>
+    MlmcLoss(const Estimator& estimator, const Data& data, Task task, LossOptions options,
+             const std::vector<double>& control_variate_weights)
+        : Base(task, build_terms(estimator, data, task, options, control_variate_weights)) {}
 
     /// L + 1.
     [[nodiscard]] Index level_count() const { return (this->term_count() + 1) / 2; }
@@ -97,12 +111,27 @@ public:
 private:
     template <MultilevelData Data>
     static detail::TermSet<Estimator> build_terms(const Estimator& estimator, const Data& data,
-                                                  Task task, const LossOptions& options) {
+                                                  Task task, const LossOptions& options,
+                                                  const std::vector<double>& beta) {
         require_task<Estimator>(task, "MlmcLoss");
         options.validate();
         const auto levels = static_cast<Index>(data.levels.size());
         require(levels >= 2, "MlmcLoss: need at least 2 levels (L >= 1), got ", levels,
                 " (use McLoss for single-level data)");
+        require(beta.empty() || static_cast<Index>(beta.size()) == levels - 1,
+                "MlmcLoss: control_variate_weights has ", beta.size(),
+                " entries, need one per "
+                "correction level (",
+                levels - 1, ")");
+        for (std::size_t l = 0; l < beta.size(); ++l)
+            require(std::isfinite(beta[l]) && beta[l] >= 0, "MlmcLoss: control_variate_weights[", l,
+                    "] (level ", l + 1, ") must be finite and >= 0, got ", beta[l]);
+        // w[l] = prod_{k > l} beta_k, the weight of level l's terms.
+        std::vector<double> w(static_cast<std::size_t>(levels), 1.0);
+        if (!beta.empty())
+            for (Index l = levels - 2; l >= 0; --l)
+                w[std::size_t(l)] = w[std::size_t(l + 1)] * beta[std::size_t(l)];
+        auto beta_of = [&](Index l) { return beta.empty() ? 1.0 : beta[std::size_t(l - 1)]; };
         std::vector<LossTerm<Scalar>> terms;
         terms.reserve(static_cast<std::size_t>(2 * levels - 1));
         for (Index l = 0; l < levels; ++l) {
@@ -111,16 +140,17 @@ private:
             detail::check_level_arrays(level.theta, level.x_fine, task, estimator.input_dim(),
                                        estimator.context_dim(), where, "x_fine");
             if (l == 0) {
-                terms.push_back(detail::make_term<Scalar>(level.theta, level.x_fine, task, 1.0, 0,
+                terms.push_back(detail::make_term<Scalar>(level.theta, level.x_fine, task, w[0], 0,
                                                           TermKind::base));
                 continue;
             }
             detail::check_level_arrays(level.theta, level.x_coarse, task, estimator.input_dim(),
                                        estimator.context_dim(), where, "x_coarse");
-            terms.push_back(
-                detail::make_term<Scalar>(level.theta, level.x_fine, task, 1.0, l, TermKind::fine));
-            terms.push_back(detail::make_term<Scalar>(level.theta, level.x_coarse, task, -1.0, l,
-                                                      TermKind::coarse));
+            const double weight = w[std::size_t(l)];
+            terms.push_back(detail::make_term<Scalar>(level.theta, level.x_fine, task, weight, l,
+                                                      TermKind::fine));
+            terms.push_back(detail::make_term<Scalar>(level.theta, level.x_coarse, task,
+                                                      -weight * beta_of(l), l, TermKind::coarse));
         }
         return detail::TermSet<Estimator>(std::move(terms), estimator.parameter_count(),
                                           estimator.input_dim(), estimator.context_dim(), options,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
@@ -69,8 +70,8 @@ bool symmetric_projection(const ConstVectorRef<Scalar>& a, const ConstVectorRef<
 }
 
 /// Algorithm 1 of Hikida et al. (2025), "Multilevel neural simulation-based inference", on
-/// flat gradients (Hikida et al. 2025, Algorithm 1). Given the gradients of the 2L + 1 MLMC loss terms,
-/// g_0 = grad h_0, g_l^+ = grad zeta_l^+, g_l^- = grad zeta_l^- (l = 1..L), it returns
+/// flat gradients. Given the gradients of the 2L + 1 MLMC loss terms, g_0 = grad h_0,
+/// g_l^+ = grad zeta_l^+, g_l^- = grad zeta_l^- (l = 1..L), it returns
 ///   1. (rescale) g_l^- <- g_l^- ||g_l^+|| / (||g_l^-|| + eps),
 ///   2. g_c = sum_l (g_l^+ + g_l^-),
 ///   3. (project) if <g_0, g_c> < 0: g = g_0' + g_c' with the symmetric projection above,
@@ -86,6 +87,19 @@ class GradientAdjustment {
 public:
     explicit GradientAdjustment(GradientAdjustmentOptions options = {})
         : m_options((options.validate(), options)) {}
+
+    /// For a loss whose terms carry weights (MlmcLoss's control-variate form): the rescale sets
+    /// ||g_l^-|| to ratio[l - 1] ||g_l^+|| instead of ||g_l^+||, ratio = |weight of zeta_l^-| /
+    /// |weight of zeta_l^+| (= beta_l), so it keeps the weights' proportion. Empty: 1 (the
+    /// paper's loss, Algorithm 1 as published).
+    /// \throws std::invalid_argument on a negative or non-finite ratio.
+    void set_rescale_ratios(std::vector<double> ratio) {
+        for (double r : ratio)
+            require(std::isfinite(r) && r >= 0,
+                    "GradientAdjustment::set_rescale_ratios: ratios must be finite and >= 0, got ",
+                    r);
+        m_ratio = std::move(ratio);
+    }
 
     /// Combines the term gradients into one update direction.
     /// \param terms P x (2L + 1), columns ordered g_0, g_1^+, g_1^-, g_2^+, g_2^-, ... (the order
@@ -113,9 +127,11 @@ public:
             const auto minus = terms.col(2 * l);
             const double norm_plus = plus.template cast<double>().norm();
             const double norm_minus = minus.template cast<double>().norm();
-            const double factor =
-                m_options.rescale ? norm_plus / (norm_minus + m_options.rescale_epsilon) : 1.0;
             const auto k = static_cast<std::size_t>(l - 1);
+            const double ratio = k < m_ratio.size() ? m_ratio[k] : 1.0;
+            const double factor = m_options.rescale
+                                      ? ratio * norm_plus / (norm_minus + m_options.rescale_epsilon)
+                                      : 1.0;
             d.norm_plus[k] = norm_plus;
             d.norm_minus[k] = norm_minus;
             d.rescale_factor[k] = factor;
@@ -147,6 +163,7 @@ public:
 private:
     GradientAdjustmentOptions m_options;
     GradientAdjustmentDiagnostics m_diagnostics;
+    std::vector<double> m_ratio;  ///< rescale targets per level (empty: 1)
 };
 
 }  // namespace mlsbi::optimizers

@@ -205,6 +205,11 @@ struct RobustMlmcOptions {
     /// recipe kept plain models with KL 3.1, 8.6 and 220 over ML models with 0.25, 0.10 and
     /// 0.45. Applies to the high-fidelity criterion only.
     double selection_margin = 1;
+    /// Control-variate weights in the ML phase (MlmcLoss's weighted form): beta_l =
+    /// Cov(f_l, f_{l-1}) / Var(f_{l-1}) on level l's training pairs at the warm-start network,
+    /// clipped to [0, 1], so a weakly coupled level falls back towards plain training on its
+    /// fine samples. Off (beta_l = 1, the paper's loss): see docs/robust_training.md, sixth round.
+    bool control_variates = false;
     int patience = 30;              ///< early-stopping patience of every phase (>= 1)
     /// Each phase's patience is at least this fraction of its epoch cap (in [0, 1]; 0, the
     /// default: exactly `patience`). For slow optimisers: on the toggle switch (Adam at 1e-4,
@@ -301,6 +306,8 @@ struct RobustMlmcSummary {
     double criterion_multilevel = std::numeric_limits<double>::infinity();
     double criterion_plain_high = std::numeric_limits<double>::infinity();
     RobustChoice choice = RobustChoice::multilevel;
+    /// beta_l, l = 1..L, of the ML phase (empty: control_variates off, all 1).
+    std::vector<double> control_variate_weights;
     double seconds = 0;
 };
 
@@ -313,6 +320,9 @@ struct RobustMlmcSummary {
                                robust.criterion_multilevel, ", warm start ",
                                robust.criterion_warm_start, ", plain ",
                                robust.criterion_plain_high, ")");
+    for (std::size_t l = 0; l < robust.control_variate_weights.size(); ++l)
+        summary.message += message(l == 0 ? "; control-variate weights beta_" : ", beta_", l + 1,
+                                   " = ", robust.control_variate_weights[l]);
     summary.seconds = robust.seconds;
     return summary;
 }
@@ -423,7 +433,18 @@ RobustMlmcSummary run_robust_mlmc(Estimator& estimator,
         out.criterion_warm_start = criterion.value(estimator);
     }
     const Vector<Scalar> warm_params = params;
-    losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);
+    if (robust.control_variates) {
+        losses::MlmcLoss<Estimator> probe(estimator, data, task, options.loss);
+        for (const auto& d : probe.level_diagnostics(estimator)) {
+            if (d.level == 0) continue;
+            const double beta = d.variance_coarse > 0
+                                    ? d.correlation * std::sqrt(d.variance_fine / d.variance_coarse)
+                                    : 0.0;
+            out.control_variate_weights.push_back(std::clamp(beta, 0.0, 1.0));
+        }
+    }
+    losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss,
+                                     out.control_variate_weights);
     out.multilevel = train(estimator, loss, &criterion, phase, callbacks);
     out.criterion_multilevel = criterion.value(estimator);
 

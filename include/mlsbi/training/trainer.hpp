@@ -357,6 +357,26 @@ requires TrainableModel<Estimator> && TrainingLoss<Loss, Estimator> &&
             loss.shuffle(derive_seed(options.shuffle_seed, static_cast<std::uint64_t>(e)));
 
     optimizers::GradientAdjustment<Scalar> adjustment(options.adjustment);
+    // Weighted terms (MlmcLoss's control-variate form): the rescale keeps the weights'
+    // proportion, and the runaway check reads each term per unit weight.
+    std::vector<double> term_weight;
+    if constexpr (requires { loss.terms(); }) {
+        for (const auto& term : loss.terms()) term_weight.push_back(std::abs(term.sign));
+        std::vector<double> ratio;
+        for (std::size_t l = 1; 2 * l < term_weight.size(); ++l)
+            ratio.push_back(term_weight[2 * l - 1] > 0 ? term_weight[2 * l] / term_weight[2 * l - 1]
+                                                       : 0.0);
+        adjustment.set_rescale_ratios(std::move(ratio));
+    }
+    std::vector<double> unit_values;  // sized on the first step, reused after
+    auto unit_term_values = [&](const std::vector<double>& values) -> const std::vector<double>& {
+        if (term_weight.size() != values.size()) return values;
+        unit_values.resize(values.size());
+        for (std::size_t t = 0; t < values.size(); ++t)
+            unit_values[t] = term_weight[t] > 0 ? values[t] / term_weight[t]
+                                                : std::numeric_limits<double>::quiet_NaN();
+        return unit_values;
+    };
     Matrix<Scalar> term_gradients(p, loss.term_count());
     Vector<Scalar> gradient(p);
     Vector<Scalar> epoch_start = params;
@@ -397,7 +417,7 @@ requires TrainableModel<Estimator> && TrainingLoss<Loss, Estimator> &&
                              " exceeds the divergence threshold ", options.divergence_threshold));
                 break;
             }
-            if (const auto why = mlmc_runaway(term_values, options.runaway_gap)) {
+            if (const auto why = mlmc_runaway(unit_term_values(term_values), options.runaway_gap)) {
                 stop_runaway(epoch, *why);
                 break;
             }
