@@ -120,9 +120,7 @@ private:
                 " (use McLoss for single-level data)");
         require(beta.empty() || static_cast<Index>(beta.size()) == levels - 1,
                 "MlmcLoss: control_variate_weights has ", beta.size(),
-                " entries, need one per "
-                "correction level (",
-                levels - 1, ")");
+                " entries, need one per correction level (", levels - 1, ")");
         for (std::size_t l = 0; l < beta.size(); ++l)
             require(std::isfinite(beta[l]) && beta[l] >= 0, "MlmcLoss: control_variate_weights[", l,
                     "] (level ", l + 1, ") must be finite and >= 0, got ", beta[l]);

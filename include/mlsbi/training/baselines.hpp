@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
-#include <numeric>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -351,16 +350,6 @@ simulators::MultilevelDataset without_held_out_top(const Data& data,
     return out;
 }
 
-// A copy of every level of `data` with the cheaper levels aligned to the top (align_levels).
-template <losses::MultilevelData Data>
-simulators::MultilevelDataset aligned_copy(const Data& data) {
-    std::vector<Index> all(static_cast<std::size_t>(data.levels.back().theta.cols()));
-    std::iota(all.begin(), all.end(), Index{0});
-    simulators::MultilevelDataset out = without_held_out_top(data, all);
-    (void)align_levels(out);
-    return out;
-}
-
 }  // namespace detail
 
 namespace detail {
@@ -556,7 +545,7 @@ TrainingSummary train_mlmc(Estimator& estimator, const Data& data, losses::Task 
     if (options.align_levels) {  // the robust recipe aligns its training part itself
         MlmcTrainingOptions o = options;
         o.align_levels = false;
-        return train_mlmc(estimator, detail::aligned_copy(data), task, o, callbacks);
+        return train_mlmc(estimator, aligned_copy(data), task, o, callbacks);
     }
     if (options.validation == MlmcValidation::none) {
         require(!options.training.early_stopping,
@@ -583,7 +572,7 @@ requires ValidationLoss<Validation, Estimator> TrainingSummary train_mlmc(
     if (options.align_levels) {
         MlmcTrainingOptions o = options;
         o.align_levels = false;
-        return train_mlmc(estimator, detail::aligned_copy(data), task, o, validation, callbacks);
+        return train_mlmc(estimator, aligned_copy(data), task, o, validation, callbacks);
     }
     if (options.fit_standardization) fit_standardization(estimator, data, task, "train_mlmc");
     losses::MlmcLoss<Estimator> loss(estimator, data, task, options.loss);

@@ -28,7 +28,6 @@
 #include "mlsbi/core/types.hpp"
 #include "mlsbi/losses/loss_terms.hpp"
 #include "mlsbi/losses/mlmc_loss.hpp"
-#include "mlsbi/simulators/multilevel_dataset.hpp"
 #include "mlsbi/training/level_alignment.hpp"
 #include "mlsbi/training/trainer.hpp"
 
@@ -281,9 +280,9 @@ struct CouplingReport {
 /// Measures the coupling of seed-matched data at `estimator` (MlmcLoss::level_diagnostics plus
 /// the x differences; on the aligned levels unless options.align_levels is false), adds the
 /// gradient statistics of `monitor` when given, and raises the warnings of `options`. Costs:
-/// options.cost, else the dataset's reports (wall seconds per simulation; for l >= 1 the mean over
-/// both levels' runs) when Data has them. \throws std::invalid_argument as MlmcLoss (fewer than 2
-/// levels, shapes), or for invalid
+/// options.cost, else the dataset's reports (wall seconds per simulation; for l >= 1 the mean
+/// over both levels' runs) when Data has them.
+/// \throws std::invalid_argument as MlmcLoss (fewer than 2 levels, shapes), or for invalid
 ///         options or an options.cost whose size differs from the number of levels.
 template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
 [[nodiscard]] CouplingReport coupling_report(const Estimator& estimator, const Data& data,
@@ -295,23 +294,18 @@ template <losses::TrainableEstimator Estimator, losses::MultilevelData Data>
     require(options.cost.empty() || options.cost.size() == level_count,
             "coupling_report: options.cost has ", options.cost.size(), " entries for ", level_count,
             " levels");
-    // The levels as training saw them (see CouplingReportOptions::align_levels).
-    simulators::MultilevelDataset measured;
-    for (std::size_t l = 0; l < level_count; ++l) {
-        simulators::LevelData a;
-        a.theta = data.levels[l].theta;
-        a.x_fine = data.levels[l].x_fine;
-        if (l > 0) a.x_coarse = data.levels[l].x_coarse;
-        measured.levels.push_back(std::move(a));
+    if (options.align_levels) {  // measure the levels as training saw them
+        CouplingReportOptions as_given = options;
+        as_given.align_levels = false;
+        return coupling_report(estimator, aligned_copy(data), task, monitor, as_given);
     }
-    if (options.align_levels && level_count >= 2) (void)align_levels(measured);
-    losses::MlmcLoss<Estimator> loss(estimator, measured, task);
+    losses::MlmcLoss<Estimator> loss(estimator, data, task);
     const auto diagnostics = loss.level_diagnostics(estimator);
 
     CouplingReport report;
     for (std::size_t l = 0; l < level_count; ++l) {
         const auto& d = diagnostics[l];
-        const auto& level = measured.levels[l];
+        const auto& level = data.levels[l];
         LevelCoupling c;
         c.level = static_cast<Index>(l);
         c.size = d.size;

@@ -17,10 +17,12 @@
 /// aligns the moments too but maps the two appearances of a level differently.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "mlsbi/core/errors.hpp"
 #include "mlsbi/core/types.hpp"
+#include "mlsbi/losses/loss_terms.hpp"
 #include "mlsbi/simulators/multilevel_dataset.hpp"
 
 namespace mlsbi::training {
@@ -104,6 +106,26 @@ inline LevelAlignment align_levels(simulators::MultilevelDataset& data) {
         out.maps[l].apply(data.levels[l].x_fine);
         out.maps[l].apply(data.levels[l + 1].x_coarse);
     }
+    return out;
+}
+
+/// A copy of `data` (theta, outputs, and seeds and generation reports when it has them) with
+/// the cheaper levels aligned to the top one (align_levels).
+/// \throws std::invalid_argument as align_levels.
+template <losses::MultilevelData Data>
+[[nodiscard]] simulators::MultilevelDataset aligned_copy(const Data& data) {
+    simulators::MultilevelDataset out;
+    for (std::size_t l = 0; l < data.levels.size(); ++l) {
+        const auto& level = data.levels[l];
+        simulators::LevelData a;
+        a.theta = level.theta;
+        a.x_fine = level.x_fine;
+        if (l > 0) a.x_coarse = level.x_coarse;
+        if constexpr (requires { level.seeds.size(); }) a.seeds = level.seeds;
+        out.levels.push_back(std::move(a));
+    }
+    if constexpr (requires { out.reports = data.reports; }) out.reports = data.reports;
+    (void)align_levels(out);
     return out;
 }
 
